@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs whatever is missing, on a fresh Debian machine that has the Rust toolchain.
+#   scripts/setup.sh wasm      the wasm toolchain: target, wasm-bindgen-cli, wasm-pack, wasm-opt
+#   scripts/setup.sh test      the above, plus Chromium, ChromeDriver, Node.js and npm
+#   scripts/setup.sh bench     the above, plus wrk, hyperfine and Python's venv
+# Nothing downloads its own binaries or browsers: this machine reaches only package registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-test}
+
+apt_packages=(binaryen)
+if [ "$what" != wasm ]; then
+  apt_packages+=(chromium chromium-driver curl)
+  # Any Node.js with npm will do, from Debian or elsewhere.
+  command -v npm >/dev/null || apt_packages+=(nodejs npm)
+fi
+[ "$what" = bench ] && apt_packages+=(wrk hyperfine python3-venv procps)
+missing=()
+for package in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "setup: apt-get install ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+# wasm-bindgen's CLI must match the library version in Cargo.lock exactly.
+version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]; then
+  echo "setup: cargo install wasm-bindgen-cli $version"
+  cargo install --locked wasm-bindgen-cli --version "$version"
+fi
+command -v wasm-pack >/dev/null || { echo "setup: cargo install wasm-pack"; cargo install wasm-pack; }

@@ -1,0 +1,202 @@
+//! Where sessions live: the [`SessionStore`] trait, and the background sweeper.
+//!
+//! The handlers only speak to this trait, so another backend (Redis, a database) can be added
+//! without touching them. Its methods return `impl Future + Send` rather than being synchronous
+//! because a networked store has to await; the embedded [`MemoryStore`] simply never waits.
+//!
+//! The contract every store keeps:
+//!
+//! - ids are made by the store, 128 random bits (UUID v4); a client never chooses one, and a
+//!   lookup never creates anything;
+//! - a heartbeat is one atomic "extend if alive, else not found", and it also applies the
+//!   per-session rate limit and keeps the client's last info;
+//! - an expired session is never served, whether or not a sweep has removed it yet;
+//! - time is passed in (`now`, milliseconds since the Unix epoch) from the application's clock,
+//!   so expiry is tested without sleeping.
+
+pub mod memory;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+
+pub use memory::{MemoryStore, MemoryStoreConfig};
+
+/// The most client info a session keeps, in bytes of JSON text.
+pub const CLIENT_INFO_LIMIT: usize = 1024;
+
+/// Why a store could not do what was asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// No live session has this id (never existed, expired or deleted).
+    #[error("session not found")]
+    NotFound,
+    /// The session's heartbeat budget is spent; the next one is accepted after `retry_after`.
+    #[error("rate limited, retry after {retry_after:?}")]
+    RateLimited {
+        /// How long until the next heartbeat will be accepted.
+        retry_after: Duration,
+    },
+    /// The store cannot serve requests (full, or its backend is down).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A snapshot of one live session. Times are milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// The server-made id.
+    pub id: Uuid,
+    /// When it was created.
+    pub created_at: u64,
+    /// When it expires unless a heartbeat extends it.
+    pub expires_at: u64,
+    /// When the last accepted heartbeat arrived, if any did.
+    pub last_heartbeat_at: Option<u64>,
+    /// How many heartbeats were accepted.
+    pub heartbeats: u64,
+    /// The body of the last accepted heartbeat, size-limited (see [`ClientInfo`]).
+    pub client_info: Option<ClientInfo>,
+}
+
+/// The body of a session's last heartbeat, as JSON text of at most [`CLIENT_INFO_LIMIT`] bytes.
+///
+/// A larger body is replaced by `{"truncated":true,"bytes":N}`, so a client cannot make the
+/// server keep more than a kilobyte per session however large its heartbeats are.
+#[derive(Debug, Clone)]
+pub struct ClientInfo(Box<RawValue>);
+
+impl ClientInfo {
+    /// Keeps `body` if it fits in [`CLIENT_INFO_LIMIT`] bytes, else a note of its size.
+    pub fn capped(body: &RawValue) -> Self {
+        let text = body.get();
+        if text.len() <= CLIENT_INFO_LIMIT {
+            return Self(body.to_owned());
+        }
+        let note = format!(r#"{{"truncated":true,"bytes":{}}}"#, text.len());
+        // The note is valid JSON by construction; `null` is the (unreachable) fallback.
+        Self(RawValue::from_string(note).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+    }
+
+    /// The stored JSON text.
+    pub fn as_raw(&self) -> &RawValue {
+        &self.0
+    }
+
+    /// Unwraps the stored JSON text.
+    pub fn into_raw(self) -> Box<RawValue> {
+        self.0
+    }
+
+    /// Wraps JSON text that is already within the limit (as a store reads it back).
+    pub fn from_stored(raw: Box<RawValue>) -> Self {
+        Self(raw)
+    }
+}
+
+impl PartialEq for ClientInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+/// A place sessions live. All times are milliseconds since the Unix epoch, read by the caller
+/// from the application's [`Clock`].
+#[allow(
+    clippy::len_without_is_empty,
+    reason = "the size is reported (demo view, tests), never tested for emptiness"
+)]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Creates a session with a fresh random id, alive until `now` + the store's TTL.
+    ///
+    /// Fails with [`StoreError::Unavailable`] when the store is full or down.
+    fn create(&self, now: u64) -> impl Future<Output = Result<Session, StoreError>> + Send;
+
+    /// If the session is alive at `now`: checks its rate limit, moves its expiry to `now` + TTL,
+    /// counts the heartbeat, keeps `client_info`, and returns the new expiry. All of it happens
+    /// atomically; an expired session is [`StoreError::NotFound`] and is not revived.
+    fn heartbeat(
+        &self,
+        id: Uuid,
+        now: u64,
+        client_info: ClientInfo,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The session, if alive at `now`. Reading does not extend it.
+    fn get(&self, id: Uuid, now: u64) -> impl Future<Output = Result<Session, StoreError>> + Send;
+
+    /// Removes the session; [`StoreError::NotFound`] if it was not alive at `now`.
+    fn delete(&self, id: Uuid, now: u64) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes the sessions expired at `now` and returns how many it removed. Its cost is in
+    /// proportion to what expired, not to what is stored. A store whose backend expires keys by
+    /// itself returns 0.
+    fn sweep(&self, now: u64) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Up to `limit` sessions alive at `now`, newest first (for the demo's hub view).
+    fn list(
+        &self,
+        limit: usize,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<Session>, StoreError>> + Send;
+
+    /// How many sessions are stored (expired ones not yet removed included).
+    fn len(&self) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
+/// Spawns the background sweeper: every `every`, removes the expired sessions from `store`,
+/// until `stop` is cancelled. A sweep that has started is always finished.
+pub fn spawn_sweeper<S: SessionStore>(
+    store: Arc<S>,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(1)));
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ticks.tick().await; // the first tick is immediate; nothing has expired yet
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            match store.sweep(clock.now_ms()).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "swept expired sessions"),
+                Err(error) => tracing::warn!(%error, "sweep failed"),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_info_keeps_small_bodies_and_notes_large_ones() {
+        let small = RawValue::from_string(r#"{"visible":true}"#.to_owned()).unwrap();
+        assert_eq!(ClientInfo::capped(&small).as_raw().get(), r#"{"visible":true}"#);
+
+        let exactly = format!(r#"{{"a":"{}"}}"#, "x".repeat(CLIENT_INFO_LIMIT - 8));
+        assert_eq!(exactly.len(), CLIENT_INFO_LIMIT);
+        let exactly = RawValue::from_string(exactly.clone()).unwrap();
+        assert_eq!(ClientInfo::capped(&exactly).as_raw().get(), exactly.get());
+
+        let large = format!(r#"{{"a":"{}"}}"#, "x".repeat(CLIENT_INFO_LIMIT));
+        let large = RawValue::from_string(large).unwrap();
+        assert_eq!(
+            ClientInfo::capped(&large).as_raw().get(),
+            format!(r#"{{"truncated":true,"bytes":{}}}"#, CLIENT_INFO_LIMIT + 8)
+        );
+    }
+}

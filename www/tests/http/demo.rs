@@ -1,0 +1,117 @@
+//! Demo mode: the hub view and the request log; off by default.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::common::{Options, TestServer, heartbeat_path};
+
+#[tokio::test]
+async fn demo_endpoints_are_404_unless_demo_mode_is_on() {
+    let server = TestServer::start().await;
+    server.get("/api/v1/demo/sessions").await.assert_error(404, "ERR_NOT_FOUND");
+    server.get("/api/v1/demo/requests").await.assert_error(404, "ERR_NOT_FOUND");
+    server
+        .post_json("/api/v1/demo/outage", r#"{"ms":1000}"#)
+        .await
+        .assert_error(404, "ERR_NOT_FOUND");
+    // Still serving: the outage was not triggered.
+    assert_eq!(server.get("/healthz").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_hub_view_lists_the_newest_sessions() {
+    let server = TestServer::with(Options::demo()).await;
+    let mut ids = Vec::new();
+    for _ in 0..105 {
+        ids.push(server.create().await);
+        server.clock.advance(std::time::Duration::from_millis(1));
+    }
+    let view = server.get("/api/v1/demo/sessions").await;
+    assert_eq!(view.status, 200);
+    let view = view.json();
+    assert_eq!(view["count"], 105);
+    let listed = view["sessions"].as_array().unwrap();
+    assert_eq!(listed.len(), 100);
+    assert_eq!(listed[0]["session_id"], ids[104].as_str());
+    assert_eq!(listed[99]["session_id"], ids[5].as_str());
+    assert_eq!(listed[0]["state"], "active");
+}
+
+fn requests(reply: &Value) -> &Vec<Value> {
+    reply["requests"].as_array().unwrap()
+}
+
+#[tokio::test]
+async fn the_request_log_records_paths_content_types_and_statuses_as_received() {
+    let server = TestServer::with(Options::demo()).await;
+    let id = server.create().await;
+    server.post_json(&heartbeat_path(&id), "{}").await;
+    server.send(Method::POST, &heartbeat_path(&id), None, "{}").await;
+    server.post_json("/api/v1/heartbeat", "{}").await; // seed 001's wrong path
+    server.get("/api/v1/demo/sessions").await; // not recorded
+    server.get("/healthz").await; // not under /api/
+
+    let all = server.get("/api/v1/demo/requests").await.json();
+    let all = requests(&all);
+    let summary: Vec<(String, String, Value, u64)> = all
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_owned(),
+                r["path"].as_str().unwrap().to_owned(),
+                r["content_type"].clone(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let json = Value::from("application/json");
+    assert_eq!(
+        summary,
+        vec![
+            ("POST".into(), "/api/v1/heartbeat".into(), json.clone(), 404),
+            ("POST".into(), heartbeat_path(&id), Value::Null, 415),
+            ("POST".into(), heartbeat_path(&id), json.clone(), 200),
+            ("POST".into(), "/api/v1/session".into(), json, 201),
+        ]
+    );
+    let seqs: Vec<u64> = all.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first: {seqs:?}");
+    assert!(all.iter().all(|r| r["at"].as_str().unwrap().ends_with('Z')));
+
+    // Filtered by session: the create (by the id it made) and both heartbeats.
+    let mine = server.get(&format!("/api/v1/demo/requests?session_id={id}")).await.json();
+    let mine = requests(&mine);
+    assert_eq!(mine.len(), 3);
+    assert!(mine.iter().all(|r| r["session_id"] == id.as_str()));
+    let none = server.get("/api/v1/demo/requests?session_id=someone-else").await.json();
+    assert!(requests(&none).is_empty());
+}
+
+#[tokio::test]
+async fn the_request_log_keeps_the_last_thousand() {
+    let server = TestServer::with(Options::demo()).await;
+    for i in 0..1010 {
+        server.get(&format!("/api/v1/nothing/{i}")).await;
+    }
+    let log = server.get("/api/v1/demo/requests").await.json();
+    let log = requests(&log);
+    assert_eq!(log.len(), 1000);
+    assert_eq!(log[0]["path"], "/api/v1/nothing/1009");
+    assert_eq!(log[999]["path"], "/api/v1/nothing/10");
+}
+
+#[tokio::test]
+async fn the_outage_endpoint_checks_its_body() {
+    let server = TestServer::with(Options::demo()).await;
+    for body in [r#"{}"#, r#"{"ms":0}"#, r#"{"ms":300001}"#, r#"{"ms":"5"}"#, r#"{"ms":-1}"#] {
+        server
+            .post_json("/api/v1/demo/outage", body)
+            .await
+            .assert_error(400, "ERR_INVALID_REQUEST");
+    }
+    server
+        .send(Method::POST, "/api/v1/demo/outage", None, r#"{"ms":5}"#)
+        .await
+        .assert_error(415, "ERR_INVALID_CONTENT_TYPE");
+    assert_eq!(server.get("/healthz").await.status, 200, "no outage was triggered");
+}
