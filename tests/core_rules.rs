@@ -508,6 +508,27 @@ fn a_server_down_for_longer_than_the_ttl_ends_in_ttl_elapsed() {
 }
 
 #[test]
+fn a_wall_clock_set_back_keeps_the_schedule_s_real_durations() {
+    let mut s = sim();
+    s.start();
+    let mut m = s.machine.clone();
+    // The clock is set back an hour. The machine learns it at its next input, here two minutes
+    // later, and moves its times back by what it sees: 58 minutes. Without that, it would stay
+    // silent for an hour while the session expired.
+    let jumped = T0 + 2 * MIN - 60 * MIN;
+    assert!(m.handle(jumped, Input::Tick).is_empty());
+    assert_eq!(m.next_wake(), Some(jumped + 5 * MIN));
+    assert_eq!(m.expires_at(), Some(jumped + 20 * MIN));
+    let commands = m.handle(jumped + 5 * MIN, Input::Tick);
+    assert!(matches!(commands[..], [Command::Send { reason: Reason::Timer, .. }]), "{commands:?}");
+    // A clock that wobbles by less than a second is left alone.
+    let mut m = s.machine.clone();
+    m.handle(T0 + 2 * MIN, Input::Tick);
+    m.handle(T0 + 2 * MIN - 999, Input::Tick);
+    assert_eq!(m.next_wake(), Some(T0 + 5 * MIN));
+}
+
+#[test]
 fn offline_fails_without_a_request_and_online_retries_at_once() {
     let mut s = sim();
     s.start();

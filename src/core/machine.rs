@@ -25,6 +25,10 @@ pub type RequestId = u64;
 /// timers by up to a second, which still counts as on time.
 pub const LATE_TOLERANCE_MS: u64 = 1_000;
 
+/// A wall clock that reads this much earlier than before was set back (NTP, a user, a time zone
+/// bug), and every time the machine holds is moved back with it.
+pub const CLOCK_STEP_TOLERANCE_MS: u64 = 1_000;
+
 /// The most a retry is brought forward before a known expiry.
 pub const MAX_SAFETY_MARGIN_MS: u64 = 30_000;
 
@@ -117,6 +121,8 @@ pub struct Machine {
     failing_since: Option<u64>,
     warned: bool,
     offline: bool,
+    /// The latest `now` seen, to notice the wall clock being set back.
+    last_now: u64,
 }
 
 impl Machine {
@@ -138,11 +144,16 @@ impl Machine {
             failing_since: None,
             warned: false,
             offline: false,
+            last_now: 0,
         }
     }
 
     /// Applies `input`, which happened at `now` (epoch ms), and returns what to do, in order.
     pub fn handle(&mut self, now: u64, input: Input) -> Vec<Command> {
+        if now + CLOCK_STEP_TOLERANCE_MS < self.last_now {
+            self.shift_back(self.last_now - now);
+        }
+        self.last_now = now;
         let mut out = Vec::new();
         match input {
             Input::Start => self.start(now, &mut out),
@@ -249,6 +260,7 @@ impl Machine {
             state: self.state,
             next_request: self.next_request,
             offline: self.offline,
+            last_now: self.last_now,
             ..Machine::new(self.timing.clone(), self.rng)
         };
         self.anchor_at = now;
@@ -396,7 +408,7 @@ impl Machine {
         if let (true, Some(since)) = (self.warned, self.failing_since) {
             out.push(Command::Emit(Event::Recovered {
                 failures: self.failures,
-                downtime_ms: now - since,
+                downtime_ms: now.saturating_sub(since),
             }));
         }
         self.failures = 0;
@@ -459,6 +471,31 @@ impl Machine {
         if self.state != to {
             out.push(Command::Emit(Event::StateChange { from: self.state, to }));
             self.state = to;
+        }
+    }
+
+    /// Moves every time the machine holds back by `ms`, after the wall clock was set back: the
+    /// schedule keeps its real durations instead of waiting out the difference in silence. The
+    /// shift is what the machine sees between two inputs, so it may fall short by the time since
+    /// the last input (at most an interval), which only delays the next heartbeat that much.
+    /// (A clock set forward looks like a sleep, and is handled as one.)
+    fn shift_back(&mut self, ms: u64) {
+        let back = |t: &mut u64| *t = t.saturating_sub(ms);
+        back(&mut self.anchor_at);
+        [
+            &mut self.last_sent_at,
+            &mut self.last_success_at,
+            &mut self.retry_at,
+            &mut self.failing_since,
+        ]
+        .into_iter()
+        .flatten()
+        .for_each(back);
+        if let Some(expiry) = self.expiry.as_mut() {
+            back(&mut expiry.at);
+        }
+        if let Some(flight) = self.in_flight.as_mut() {
+            back(&mut flight.sent_at);
         }
     }
 
