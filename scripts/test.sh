@@ -49,6 +49,9 @@ KEEPER_TEST_SERVER="http://127.0.0.1:$server_port" \
   WASM_BINDGEN_TEST_TIMEOUT=180 \
   wasm-pack test --headless --chrome -- --test browser ||
   { echo "keeper-server log:"; tail -n 40 "$logs/keeper-server.log"; exit 1; }
+
+step "demo page: end to end in headless Chromium"
+scripts/e2e.sh "http://127.0.0.1:$server_port/"
 kill $server && wait $server 2>/dev/null || true
 trap - EXIT
 

@@ -181,6 +181,8 @@ async fn a_heartbeat_reaches_the_server_as_json_gets_200_and_moves_the_expiry() 
     assert_eq!(get(&result, "ok"), JsValue::TRUE);
     assert_eq!(get(&result, "status").as_f64(), Some(200.0));
     assert_eq!(text(&result, "reason"), "manual");
+    let sent_at = get(&result, "sentAt").as_f64().unwrap();
+    assert!((js_sys::Date::now() - sent_at).abs() < 5_000.0, "sentAt {sent_at} is now-ish");
     let after = session_expiry(&id).await;
     assert!(after > before, "expiry moved: {before} -> {after}");
     let expires_at = keeper.expires_at().expect("known after a success");

@@ -178,6 +178,7 @@ fn heartbeat_events_carry_reason_status_expiry_and_latency() {
         vec![Heartbeat {
             reason: Reason::Start,
             status: 200,
+            sent_at: T0,
             expires_at: T0 + 20 * MIN,
             latency_ms: 120
         }]
@@ -536,6 +537,7 @@ fn offline_fails_without_a_request_and_online_retries_at_once() {
     s.advance_to(T0 + 5 * MIN);
     assert_eq!(s.sent().len(), 1, "no request while offline");
     let errs = errors(&s);
+    assert_eq!(errs[0].1.sent_at, T0 + 5 * MIN, "when it would have been sent");
     assert_eq!(
         (errs[0].0, errs[0].1.code.as_str(), errs[0].1.reason),
         (T0 + 5 * MIN, "ERR_OFFLINE", Reason::Timer)

@@ -101,6 +101,8 @@ pub struct Heartbeat {
     pub reason: Reason,
     /// The HTTP status, 200 to 299.
     pub status: u16,
+    /// When it was sent, in epoch milliseconds.
+    pub sent_at: u64,
     /// When the session now expires, in epoch milliseconds.
     pub expires_at: u64,
     /// Time from sending to the answer, in milliseconds.
@@ -119,6 +121,8 @@ pub struct Failure {
     pub code: String,
     /// The server's `error.message`, or a description of what went wrong.
     pub message: String,
+    /// When it was sent (or, offline, when it would have been), in epoch milliseconds.
+    pub sent_at: u64,
 }
 
 /// Everything the keeper tells the page.

@@ -291,7 +291,8 @@ impl Machine {
             }
             self.abort_in_flight(out);
             let message = format!("no answer within {} ms", self.timing.timeout_ms);
-            self.fail(now, failure(flight.reason, 0, "ERR_TIMEOUT", message), Retry::Backoff, out);
+            let failure = failure(flight, 0, "ERR_TIMEOUT", message);
+            self.fail(now, failure, Retry::Backoff, out);
         }
         if self.expiry.is_some_and(|e| now >= e.at) {
             return self.expire(ExpiryReason::TtlElapsed, out);
@@ -340,14 +341,14 @@ impl Machine {
         self.anchor_at = now;
         self.last_sent_at = Some(now);
         self.retry_at = None;
+        let flight = InFlight { request: self.next_request, reason, sent_at: now };
         if self.offline {
             let message = "the browser is offline".to_string();
-            return self.fail(now, failure(reason, 0, "ERR_OFFLINE", message), Retry::Backoff, out);
+            return self.fail(now, failure(flight, 0, "ERR_OFFLINE", message), Retry::Backoff, out);
         }
-        let request = self.next_request;
         self.next_request += 1;
-        self.in_flight = Some(InFlight { request, reason, sent_at: now });
-        out.push(Command::Send { request, reason });
+        self.in_flight = Some(flight);
+        out.push(Command::Send { request: flight.request, reason });
     }
 
     fn answer(&mut self, now: u64, flight: InFlight, reply: &Reply, out: &mut Vec<Command>) {
@@ -372,7 +373,8 @@ impl Machine {
                 server_message.unwrap_or_else(|| format!("the server answered HTTP {status}")),
             ),
         };
-        let failure = Failure { reason: flight.reason, status, code, message };
+        let failure =
+            Failure { reason: flight.reason, status, code, message, sent_at: flight.sent_at };
         match verdict {
             Verdict::Gone(reason) => {
                 out.push(Command::Emit(Event::Error(failure)));
@@ -402,6 +404,7 @@ impl Machine {
         out.push(Command::Emit(Event::Heartbeat(Heartbeat {
             reason: flight.reason,
             status,
+            sent_at: flight.sent_at,
             expires_at,
             latency_ms: now.saturating_sub(flight.sent_at),
         })));
@@ -513,6 +516,12 @@ fn safety_margin(expiry: Expiry) -> u64 {
     (expiry.lifetime_ms / 10).min(MAX_SAFETY_MARGIN_MS)
 }
 
-fn failure(reason: Reason, status: u16, code: &str, message: String) -> Failure {
-    Failure { reason, status, code: code.to_string(), message }
+fn failure(flight: InFlight, status: u16, code: &str, message: String) -> Failure {
+    Failure {
+        reason: flight.reason,
+        status,
+        code: code.to_string(),
+        message,
+        sent_at: flight.sent_at,
+    }
 }

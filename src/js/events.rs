@@ -17,18 +17,21 @@ struct HeartbeatPayload {
     ok: bool,
     reason: &'static str,
     status: u16,
+    sent_at: f64,
     expires_at: f64,
     latency_ms: f64,
 }
 
 /// `FailureEvent` in the `.d.ts`; also what `beat()` resolves with on failure.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct FailurePayload<'a> {
     ok: bool,
     reason: &'static str,
     status: u16,
     code: &'a str,
     message: &'a str,
+    sent_at: f64,
 }
 
 #[derive(Serialize)]
@@ -101,6 +104,7 @@ pub(crate) fn heartbeat(h: &Heartbeat) -> JsValue {
         ok: true,
         reason: h.reason.as_str(),
         status: h.status,
+        sent_at: h.sent_at as f64,
         expires_at: h.expires_at as f64,
         latency_ms: h.latency_ms as f64,
     })
@@ -113,6 +117,7 @@ pub(crate) fn failure(f: &Failure) -> JsValue {
         status: f.status,
         code: &f.code,
         message: &f.message,
+        sent_at: f.sent_at as f64,
     })
 }
 

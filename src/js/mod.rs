@@ -28,6 +28,8 @@ export interface HeartbeatEvent {
   reason: HeartbeatReason;
   /** The HTTP status, 200 to 299. */
   status: number;
+  /** When it was sent, epoch ms. */
+  sentAt: number;
   /** When the session now expires, epoch ms. */
   expiresAt: number;
   /** From sending to the answer, ms. */
@@ -45,6 +47,8 @@ export interface FailureEvent {
   code: string;
   /** The server's `error.message`, or what went wrong. */
   message: string;
+  /** When it was sent (offline: when it would have been), epoch ms. */
+  sentAt: number;
 }
 
 /** Heartbeats have failed without a success for `failureWarningMs`; once per failure episode. */

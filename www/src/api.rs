@@ -168,11 +168,13 @@ pub async fn delete_session<S: SessionStore>(
 pub struct Health {
     /// Always `"ok"`.
     pub status: &'static str,
+    /// Whether the demo endpoints are on, so a page can tell without probing one.
+    pub demo: bool,
 }
 
-/// `GET /healthz`: 200 `{"status":"ok"}`.
-pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+/// `GET /healthz`: 200 `{"status":"ok","demo":false}`.
+pub async fn healthz<S: SessionStore>(State(state): State<AppState<S>>) -> Json<Health> {
+    Json(Health { status: "ok", demo: state.config().demo })
 }
 
 /// Any path under `/api/` that no route matches: 404 `ERR_NOT_FOUND`.

@@ -171,7 +171,7 @@ pub fn app<S: SessionStore>(state: AppState<S>) -> Router {
         .route("/api/v1/session", post(api::create_session::<S>))
         .route("/api/v1/session/{id}", get(api::get_session::<S>).delete(api::delete_session::<S>))
         .route("/api/v1/session/{id}/heartbeat", post(api::heartbeat::<S>))
-        .route("/healthz", get(api::healthz));
+        .route("/healthz", get(api::healthz::<S>));
     if config.demo {
         routes = routes.merge(demo::routes::<S>());
     }

@@ -166,7 +166,7 @@ pub async fn record_requests(
 /// The answer of `GET /api/v1/demo/sessions`.
 #[derive(Debug, Serialize)]
 pub struct SessionsView {
-    /// How many sessions the store holds.
+    /// How many sessions are alive.
     pub count: usize,
     /// The newest of them, at most 100.
     pub sessions: Vec<SessionView>,
@@ -176,11 +176,14 @@ async fn sessions<S: SessionStore>(
     State(state): State<AppState<S>>,
 ) -> Result<Json<SessionsView>, ApiError> {
     let now = state.now();
-    let count = state.store().len().await?;
-    let sessions = state.store().list(LISTED_SESSIONS, now).await?;
+    let listing = state.store().list(LISTED_SESSIONS, now).await?;
     Ok(Json(SessionsView {
-        count,
-        sessions: sessions.into_iter().map(|session| SessionView::new(session, now)).collect(),
+        count: listing.alive,
+        sessions: listing
+            .newest
+            .into_iter()
+            .map(|session| SessionView::new(session, now))
+            .collect(),
     }))
 }
 

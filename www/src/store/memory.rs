@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::{ClientInfo, Session, SessionStore, StoreError};
+use super::{ClientInfo, Listing, Session, SessionStore, StoreError};
 use crate::clock::duration_ms;
 
 /// How many shards the store has (a power of two).
@@ -374,7 +374,8 @@ impl MemoryStore {
         }
     }
 
-    fn list_now(&self, limit: usize, now: u64) -> Vec<Session> {
+    fn list_now(&self, limit: usize, now: u64) -> Listing {
+        let mut total = 0;
         let mut newest: Vec<Session> = Vec::new();
         for shard_index in 0..SHARDS {
             let shard = self.lock(shard_index);
@@ -384,6 +385,7 @@ impl MemoryStore {
                 .filter(|(_, entry)| !entry.is_expired(now))
                 .map(|(key, entry)| (entry.created_at, *key))
                 .collect();
+            total += alive.len();
             if alive.len() > limit {
                 alive.select_nth_unstable_by(limit, |a, b| b.cmp(a));
                 alive.truncate(limit);
@@ -396,7 +398,7 @@ impl MemoryStore {
         }
         newest.sort_unstable_by_key(|session| Reverse((session.created_at, session.id)));
         newest.truncate(limit);
-        newest
+        Listing { alive: total, newest }
     }
 
     /// How many index records the store holds (one per session, plus deleted ones not yet swept).
@@ -461,7 +463,7 @@ impl SessionStore for MemoryStore {
         Ok(total)
     }
 
-    async fn list(&self, limit: usize, now: u64) -> Result<Vec<Session>, StoreError> {
+    async fn list(&self, limit: usize, now: u64) -> Result<Listing, StoreError> {
         Ok(self.list_now(limit, now))
     }
 
@@ -655,13 +657,15 @@ mod tests {
         for i in 0..200u64 {
             ids.push(store.create(T0 + i * 10).await.unwrap().id);
         }
-        let listed = store.list(100, T0 + 60_000 + 500).await.unwrap();
+        let listing = store.list(100, T0 + 60_000 + 500).await.unwrap();
+        // the first 51 (created up to T0+500) have expired
+        assert_eq!(listing.alive, 149);
+        let listed = listing.newest;
         assert_eq!(listed.len(), 100);
         assert_eq!(listed[0].id, ids[199]);
         assert_eq!(listed[99].id, ids[100]);
         assert!(listed.windows(2).all(|w| w[0].created_at > w[1].created_at));
-        // the first 51 (created up to T0+500) have expired
-        let listed = store.list(1000, T0 + 60_000 + 500).await.unwrap();
+        let listed = store.list(1000, T0 + 60_000 + 500).await.unwrap().newest;
         assert_eq!(listed.len(), 149);
     }
 

@@ -141,15 +141,25 @@ pub trait SessionStore: Send + Sync + 'static {
     /// itself returns 0.
     fn sweep(&self, now: u64) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
-    /// Up to `limit` sessions alive at `now`, newest first (for the demo's hub view).
+    /// How many sessions are alive at `now`, and the newest `limit` of them, newest first (for
+    /// the demo's hub view).
     fn list(
         &self,
         limit: usize,
         now: u64,
-    ) -> impl Future<Output = Result<Vec<Session>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Listing, StoreError>> + Send;
 
     /// How many sessions are stored (expired ones not yet removed included).
     fn len(&self) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
+/// What [`SessionStore::list`] answers.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// How many sessions are alive.
+    pub alive: usize,
+    /// The newest of them, newest first.
+    pub newest: Vec<Session>,
 }
 
 /// Spawns the background sweeper: every `every`, removes the expired sessions from `store`,

@@ -51,7 +51,7 @@ async fn a_thousand_concurrent_creates_make_a_thousand_distinct_sessions() {
     }
     assert_eq!(ids.len(), 1000);
     assert_eq!(server.len().await, 1000, "none lost");
-    let listed = server.state.store().list(usize::MAX, server.now()).await.unwrap();
+    let listed = server.state.store().list(usize::MAX, server.now()).await.unwrap().newest;
     let listed: HashSet<String> = listed.iter().map(|s| s.id.to_string()).collect();
     assert_eq!(listed, ids);
 }

@@ -15,7 +15,11 @@ async fn demo_endpoints_are_404_unless_demo_mode_is_on() {
         .await
         .assert_error(404, "ERR_NOT_FOUND");
     // Still serving: the outage was not triggered.
-    assert_eq!(server.get("/healthz").await.status, 200);
+    let health = server.get("/healthz").await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["demo"], false);
+    let demo = TestServer::with(Options::demo()).await;
+    assert_eq!(demo.get("/healthz").await.json()["demo"], true);
 }
 
 #[tokio::test]
@@ -35,6 +39,13 @@ async fn the_hub_view_lists_the_newest_sessions() {
     assert_eq!(listed[0]["session_id"], ids[104].as_str());
     assert_eq!(listed[99]["session_id"], ids[5].as_str());
     assert_eq!(listed[0]["state"], "active");
+    // Sessions past their TTL but not yet swept are not counted.
+    server.clock.advance(std::time::Duration::from_secs(24 * 3600));
+    let after = server.get("/api/v1/demo/sessions").await.json();
+    assert_eq!(
+        (after["count"].clone(), after["sessions"].as_array().unwrap().len()),
+        (0.into(), 0)
+    );
 }
 
 fn requests(reply: &Value) -> &Vec<Value> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use keeper_server::clock::ManualClock;
 use keeper_server::serve::serve;
-use keeper_server::store::{ClientInfo, Session, SessionStore, StoreError};
+use keeper_server::store::{ClientInfo, Listing, Session, SessionStore, StoreError};
 use keeper_server::{AppConfig, AppState, app};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -37,8 +37,8 @@ impl SessionStore for Troubled {
         Ok(0)
     }
 
-    async fn list(&self, _: usize, _: u64) -> Result<Vec<Session>, StoreError> {
-        Ok(Vec::new())
+    async fn list(&self, _: usize, _: u64) -> Result<Listing, StoreError> {
+        Ok(Listing::default())
     }
 
     async fn len(&self) -> Result<usize, StoreError> {
