@@ -1,0 +1,109 @@
+//! How many requests one tab costs the server in an hour, with the default options: the native
+//! core's [`Simulation`] runs the keeper's real state machine through one simulated hour.
+//!
+//! ```sh
+//! cargo run --release --example economy            # a table
+//! cargo run --release --example economy -- --json  # the same figures as one JSON line
+//! ```
+//!
+//! The rows: a user active all hour (an activity event every second), an idle tab left open, and
+//! the same two through a 10-minute server outage (minutes 20 to 30, every request failing as a
+//! refused connection, as when the server process is down), which shows what the retry backoff
+//! costs. The simulated server answers at once with `ttl_seconds` = 1200 (20 minutes). The
+//! machine's retry jitter is seeded, so the figures are the same on every run.
+
+use session_keeper::core::event::Reason;
+use session_keeper::core::options::Timing;
+use session_keeper::core::reply::Reply;
+use session_keeper::core::sim::Simulation;
+
+const SEC: u64 = 1_000;
+const MIN: u64 = 60 * SEC;
+const HOUR: u64 = 60 * MIN;
+/// Any start time; the figures do not depend on it.
+const T0: u64 = 1_800_000_000_000;
+const OUTAGE: (u64, u64) = (T0 + 20 * MIN, T0 + 30 * MIN);
+
+struct Row {
+    name: &'static str,
+    requests: usize,
+    during_outage: Option<usize>,
+    by_reason: Vec<(&'static str, usize)>,
+}
+
+fn run(active: bool, outage: bool) -> Vec<(u64, Reason)> {
+    let mut sim = Simulation::new(Timing::default(), T0);
+    if outage {
+        let ttl_seconds = Timing::default().ttl_ms as f64 / 1_000.0;
+        sim.set_server(move |now| {
+            Some(if (OUTAGE.0..OUTAGE.1).contains(&now) {
+                Reply::Network { message: "connection refused".into() }
+            } else {
+                Simulation::ok(ttl_seconds)
+            })
+        });
+    }
+    sim.start();
+    if active {
+        let mut t = T0;
+        while t < T0 + HOUR {
+            t += SEC;
+            sim.advance_to(t);
+            sim.activity();
+        }
+    }
+    sim.advance_to(T0 + HOUR);
+    sim.sent().into_iter().filter(|(at, _)| *at < T0 + HOUR).collect()
+}
+
+fn row(name: &'static str, active: bool, outage: bool) -> Row {
+    let sent = run(active, outage);
+    let reasons = ["start", "timer", "activity", "retry", "resume", "manual"];
+    let by_reason = reasons
+        .iter()
+        .map(|r| (*r, sent.iter().filter(|(_, reason)| reason.as_str() == *r).count()))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let during_outage =
+        outage.then(|| sent.iter().filter(|(at, _)| (OUTAGE.0..OUTAGE.1).contains(at)).count());
+    Row { name, requests: sent.len(), during_outage, by_reason }
+}
+
+fn main() {
+    let rows = [
+        row("active user (activity every second)", true, false),
+        row("idle tab, left open", false, false),
+        row("idle tab through a 10-minute outage", false, true),
+        row("active user through a 10-minute outage", true, true),
+    ];
+    if std::env::args().any(|a| a == "--json") {
+        let items: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let reasons: Vec<String> =
+                    r.by_reason.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!(
+                    "{{\"name\":\"{}\",\"requests_per_hour\":{},\"during_outage\":{},\"by_reason\":{{{}}}}}",
+                    r.name,
+                    r.requests,
+                    r.during_outage.map_or("null".to_string(), |n| n.to_string()),
+                    reasons.join(",")
+                )
+            })
+            .collect();
+        println!("{{\"outage_minutes\":[20,30],\"rows\":[{}]}}", items.join(","));
+        return;
+    }
+    println!("Requests in one simulated hour, default options (session-keeper's native core):");
+    println!("{:<42} {:>9} {:>14}  by reason", "", "requests", "during outage");
+    for r in &rows {
+        let reasons: Vec<String> = r.by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!(
+            "{:<42} {:>9} {:>14}  {}",
+            r.name,
+            r.requests,
+            r.during_outage.map_or("-".to_string(), |n| n.to_string()),
+            reasons.join(", ")
+        );
+    }
+}
