@@ -94,17 +94,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def terminate(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL if it has not ended within `timeout`."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def stop_children() -> None:
     """Ends the processes this script started, by their own ids."""
     for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        terminate(child, timeout=10)
     children.clear()
 
 
@@ -156,13 +160,7 @@ class Server:
         return sorted((t / "comm").read_text().strip() for t in task.iterdir())
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, timeout=15)
         if self.proc in children:
             children.remove(self.proc)
         self.log.close()
@@ -495,10 +493,9 @@ def scale_run(cfg: dict, create_rate: float, under_load: bool) -> dict:
     # may expire before the sessions are all created and measured: plan from the creation rate
     # measured in section 3, with half again as much time for safety.
     create_s = total / create_rate * 1.5 + 2
+    # Under load, the live set, the warm-up and both windows (2 * window + 6 s) come after the
+    # sessions have expired and end at the sweep.
     interval = math.ceil(create_s + ttl + (2 * window + 6 if under_load else 3))
-    if under_load:
-        # The live set and the windows must come after creating, and before the sweep.
-        interval = max(interval, math.ceil(create_s + 2 * window + 6))
     port = free_port()
     tag = "sweep-load" if under_load else "sweep-idle"
     server = Server(f"keeper-server-{tag}",

@@ -58,12 +58,14 @@ fn run(active: bool, outage: bool) -> Vec<(u64, Reason)> {
 
 fn row(name: &'static str, active: bool, outage: bool) -> Row {
     let sent = run(active, outage);
-    let reasons = ["start", "timer", "activity", "retry", "resume", "manual"];
-    let by_reason = reasons
-        .iter()
-        .map(|r| (*r, sent.iter().filter(|(_, reason)| reason.as_str() == *r).count()))
-        .filter(|(_, n)| *n > 0)
-        .collect();
+    // Counted in the order each reason first appears, so every reason the core has is covered.
+    let mut by_reason: Vec<(&'static str, usize)> = Vec::new();
+    for (_, reason) in &sent {
+        match by_reason.iter_mut().find(|(name, _)| *name == reason.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => by_reason.push((reason.as_str(), 1)),
+        }
+    }
     let during_outage =
         outage.then(|| sent.iter().filter(|(at, _)| (OUTAGE.0..OUTAGE.1).contains(at)).count());
     Row { name, requests: sent.len(), during_outage, by_reason }
