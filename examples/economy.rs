@@ -12,10 +12,10 @@
 //! costs. The simulated server answers at once with `ttl_seconds` = 1200 (20 minutes). The
 //! machine's retry jitter is seeded, so the figures are the same on every run.
 
-use session_keeper::core::event::Reason;
-use session_keeper::core::options::Timing;
-use session_keeper::core::reply::Reply;
-use session_keeper::core::sim::Simulation;
+use session_keeper::keeper_core::event::Reason;
+use session_keeper::keeper_core::options::Timing;
+use session_keeper::keeper_core::reply::Reply;
+use session_keeper::keeper_core::sim::{Simulation, ok};
 
 const SEC: u64 = 1_000;
 const MIN: u64 = 60 * SEC;
@@ -39,7 +39,7 @@ fn run(active: bool, outage: bool) -> Vec<(u64, Reason)> {
             Some(if (OUTAGE.0..OUTAGE.1).contains(&now) {
                 Reply::Network { message: "connection refused".into() }
             } else {
-                Simulation::ok(ttl_seconds)
+                ok(ttl_seconds)
             })
         });
     }

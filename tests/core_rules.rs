@@ -5,11 +5,11 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use session_keeper::core::event::{Event, ExpiryReason, Failure, Heartbeat, Reason, State};
-use session_keeper::core::machine::{Command, Input, Machine};
-use session_keeper::core::options::Timing;
-use session_keeper::core::reply::{ExpiresAt, Reply, ReplyBody};
-use session_keeper::core::sim::{Record, Simulation};
+use session_keeper::keeper_core::event::{Event, ExpiryReason, Failure, Heartbeat, Reason, Source, State};
+use session_keeper::keeper_core::machine::{Command, Input, Machine};
+use session_keeper::keeper_core::options::Timing;
+use session_keeper::keeper_core::reply::{ExpiresAt, Reply, ReplyBody};
+use session_keeper::keeper_core::sim::{Record, Simulation, ok};
 
 const SEC: u64 = 1_000;
 const MIN: u64 = 60 * SEC;
@@ -34,20 +34,23 @@ fn count(sim: &Simulation, pick: fn(&Event) -> bool) -> usize {
 }
 
 fn with_error(status: u16, code: &str, retry_after: Option<&str>) -> Reply {
-    Reply::Http {
+    let mut reply = Reply::json(
         status,
-        retry_after: retry_after.map(str::to_string),
-        body: ReplyBody {
+        ReplyBody {
             error_code: Some(code.into()),
             error_message: Some(format!("{code} message")),
             ..ReplyBody::default()
         },
+    );
+    if let Reply::Http { retry_after: slot, .. } = &mut reply {
+        *slot = retry_after.map(str::to_string);
     }
+    reply
 }
 
 /// A server that is down (answers `down`) between `from` and `to`, and fine otherwise.
 fn outage(from: u64, to: u64, down: Reply) -> impl FnMut(u64) -> Option<Reply> {
-    move |now| Some(if (from..to).contains(&now) { down.clone() } else { Simulation::ok(1_200.0) })
+    move |now| Some(if (from..to).contains(&now) { down.clone() } else { ok(1_200.0) })
 }
 
 #[test]
@@ -134,7 +137,7 @@ fn success_takes_the_expiry_from_ttl_seconds_expires_at_or_the_default() {
         let mut s = sim();
         s.set_latency(200);
         s.set_server(move |_| {
-            Some(Reply::Http { status: 200, retry_after: None, body: body.clone() })
+            Some(Reply::json(200, body.clone()))
         });
         s.start();
         s.advance(200);
@@ -180,7 +183,8 @@ fn heartbeat_events_carry_reason_status_expiry_and_latency() {
             status: 200,
             sent_at: T0,
             expires_at: T0 + 20 * MIN,
-            latency_ms: 120
+            latency_ms: 120,
+            source: Source::ThisTab,
         }]
     );
     assert_eq!(s.machine.last_heartbeat_at(), Some(T0 + 120));
@@ -212,7 +216,7 @@ fn a_server_that_no_longer_knows_the_session_expires_the_keeper_for_good() {
             events[events.len() - 2],
             Event::StateChange { from: State::Running, to: State::Expired }
         );
-        assert_eq!(events[events.len() - 1], Event::Expired { reason });
+        assert_eq!(events[events.len() - 1], Event::Expired { reason, source: Source::ThisTab });
     }
 }
 
@@ -260,7 +264,7 @@ fn rate_limited_answers_wait_as_retry_after_says() {
         counter.set(counter.get() + 1);
         Some(match counter.get() {
             1 => with_error(429, "ERR_RATE_LIMITED", Some("30")),
-            _ => Simulation::ok(1_200.0),
+            _ => ok(1_200.0),
         })
     });
     s.start();
@@ -324,7 +328,7 @@ fn retries_never_wait_past_the_safety_margin_before_a_known_expiry() {
 #[test]
 fn an_expiry_the_server_reports_shorter_than_the_interval_is_still_kept() {
     let mut s = sim();
-    s.set_server(|_| Some(Simulation::ok(100.0)));
+    s.set_server(|_| Some(ok(100.0)));
     s.start();
     s.advance_to(T0 + 10 * MIN);
     let sent = s.sent();
@@ -336,7 +340,7 @@ fn an_expiry_the_server_reports_shorter_than_the_interval_is_still_kept() {
 #[test]
 fn a_server_reporting_no_lifetime_at_all_cannot_cause_a_request_storm() {
     let mut s = sim();
-    s.set_server(|_| Some(Simulation::ok(0.0)));
+    s.set_server(|_| Some(ok(0.0)));
     s.start();
     s.advance_to(T0 + MIN);
     assert!(s.sent().len() <= 2, "{:?}", s.sent());
@@ -356,7 +360,7 @@ fn the_warning_comes_at_exactly_failure_warning_ms_once_per_episode() {
     let warnings: Vec<_> =
         s.events().into_iter().filter(|(_, e)| matches!(e, Event::Warning { .. })).collect();
     assert_eq!(warnings.len(), 1);
-    let (at, Event::Warning { since, failures }) = warnings[0].clone() else { unreachable!() };
+    let (at, Event::Warning { since, failures, .. }) = warnings[0].clone() else { unreachable!() };
     assert_eq!((at, since), (first_failure + 2 * MIN, first_failure));
     assert_eq!(failures, s.machine.consecutive_failures());
     assert!(failures >= 4, "retries kept going: {failures}");
@@ -365,7 +369,7 @@ fn the_warning_comes_at_exactly_failure_warning_ms_once_per_episode() {
     let recovered: Vec<_> =
         s.events().into_iter().filter(|(_, e)| matches!(e, Event::Recovered { .. })).collect();
     assert_eq!(recovered.len(), 1);
-    let (at, Event::Recovered { failures, downtime_ms }) = recovered[0].clone() else {
+    let (at, Event::Recovered { failures, downtime_ms, .. }) = recovered[0].clone() else {
         unreachable!()
     };
     assert!(at >= T0 + 10 * MIN);
@@ -382,7 +386,7 @@ fn each_failure_episode_gets_its_own_warning_and_short_ones_none() {
         (T0 + 5 * MIN..T0 + 6 * MIN).contains(&now) || (T0 + 30 * MIN..T0 + 40 * MIN).contains(&now)
     };
     s.set_server(move |now| {
-        Some(if down(now) { Reply::status(502) } else { Simulation::ok(1_200.0) })
+        Some(if down(now) { Reply::status(502) } else { ok(1_200.0) })
     });
     s.start();
     s.advance_to(T0 + 20 * MIN);
@@ -415,7 +419,7 @@ fn failing_and_running_are_announced_as_state_changes() {
     assert_eq!(
         changes,
         vec![
-            (State::Idle, State::Running),
+            (State::Ready, State::Running),
             (State::Running, State::Failing),
             (State::Failing, State::Running)
         ]
@@ -429,7 +433,7 @@ fn a_request_without_an_answer_times_out_is_aborted_and_retried() {
     let counter = calls.clone();
     s.set_server(move |_| {
         counter.set(counter.get() + 1);
-        (counter.get() > 1).then(|| Simulation::ok(1_200.0))
+        (counter.get() > 1).then(|| ok(1_200.0))
     });
     s.start();
     s.advance_to(T0 + 10 * SEC - 1);
@@ -462,7 +466,7 @@ fn a_timer_at_most_a_second_late_still_counts_as_the_timer() {
     s.sleep_until(T0 + 5 * MIN + LATE);
     assert_eq!(s.sent().last(), Some(&(T0 + 5 * MIN + LATE, Reason::Timer)));
 }
-const LATE: u64 = session_keeper::core::machine::LATE_TOLERANCE_MS;
+const LATE: u64 = session_keeper::keeper_core::machine::LATE_TOLERANCE_MS;
 
 #[test]
 fn a_laptop_that_slept_past_the_ttl_reports_ttl_elapsed_instead_of_pretending() {
@@ -473,7 +477,7 @@ fn a_laptop_that_slept_past_the_ttl_reports_ttl_elapsed_instead_of_pretending() 
     assert_eq!(s.machine.state(), State::Expired);
     assert_eq!(
         s.events().last().map(|e| e.1.clone()),
-        Some(Event::Expired { reason: ExpiryReason::TtlElapsed })
+        Some(Event::Expired { reason: ExpiryReason::TtlElapsed, source: Source::ThisTab })
     );
 }
 
@@ -489,7 +493,7 @@ fn becoming_visible_checks_the_wall_clock_too() {
     // Visible again only after the expiry.
     let mut m = s.machine.clone();
     let commands = m.handle(T0 + 21 * MIN, Input::Visible);
-    assert!(commands.contains(&Command::Emit(Event::Expired { reason: ExpiryReason::TtlElapsed })));
+    assert!(commands.contains(&Command::Emit(Event::Expired { reason: ExpiryReason::TtlElapsed, source: Source::ThisTab })));
     assert!(!commands.iter().any(|c| matches!(c, Command::Send { .. })));
 }
 
@@ -502,7 +506,7 @@ fn a_server_down_for_longer_than_the_ttl_ends_in_ttl_elapsed() {
     assert_eq!(s.machine.state(), State::Expired);
     assert_eq!(
         s.events().last().map(|e| e.1.clone()),
-        Some(Event::Expired { reason: ExpiryReason::TtlElapsed })
+        Some(Event::Expired { reason: ExpiryReason::TtlElapsed, source: Source::ThisTab })
     );
     let last_send = s.sent().last().unwrap().0;
     assert!(last_send < T0 + 20 * MIN);
@@ -590,7 +594,7 @@ fn stop_aborts_the_request_in_flight_ignores_its_answer_and_start_begins_afresh(
     m.handle(T0 + 1, Input::Stop);
     m.handle(T0 + 2, Input::Start);
     assert!(
-        m.handle(T0 + 3, Input::Reply { request: first, reply: Simulation::ok(5.0) }).is_empty()
+        m.handle(T0 + 3, Input::Reply { request: first, reply: ok(5.0) }).is_empty()
     );
     assert_eq!(m.expires_at(), None);
 }

@@ -1,365 +1,430 @@
-//! [`Keeper`]: the core's state machine wired to a real browser: the wall clock, one timer, the
-//! DOM listeners and `fetch`.
+//! [`Shell`]: the core's state machine wired to a real browser.
 //!
 //! This layer decides nothing. It feeds each input to the [`Machine`] with `Date.now()`, carries
-//! out the commands it returns, and then brings the timer, the listeners and the activity gate in
-//! line with the machine's state. Every closure it hands to the browser holds a `Weak` reference,
-//! so dropping the `Keeper` drops everything: the timer is cleared, the listeners removed and a
-//! request in flight aborted.
+//! out the commands it returns, and then brings the timer, the listeners, the activity gate and
+//! the tab coordination in line with the machine's state. Every handler it gives the browser
+//! holds a `Weak` reference, so dropping the shell drops everything: the timer is cleared, the
+//! listeners removed, a request in flight aborted, the lock released and the sockets closed.
 
-use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::rc::{Rc, Weak};
-use std::task::{Context, Poll, Waker};
+use alloc::boxed::Box;
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 
-use gloo_timers::callback::Timeout;
-use wasm_bindgen_futures::spawn_local;
-use web_sys::{AbortController, Document, Window};
+use js_sys::Function;
+use keeper_core::election::Step;
+use keeper_core::event::{Event, Failure, Heartbeat, Presence, State};
+use keeper_core::machine::{Command, Input, Machine, RequestId, Role};
+use keeper_core::options::{Options, OptionsError};
+use keeper_core::tabs::Message;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AbortController, Document, VisibilityState, Window};
 
-use super::http::Endpoint;
-use super::listeners::{Feed, Listeners};
-use super::now_ms;
-use crate::core::event::{Event, Failure, Heartbeat, State};
-use crate::core::machine::{Command, Input, Machine, RequestId};
-use crate::core::options::{Options, OptionsError};
+use super::fetch::Poster;
+use super::listen::Listeners;
+use super::live::LiveSocket;
+use super::tabs::TabLink;
+use super::{Handler, handler, now_ms};
 
-/// Keeps one server session alive from the browser.
-///
-/// The Rust face of what JavaScript sees as `SessionKeeper`, for Leptos, Yew or Dioxus apps.
-/// Dropping it stops everything it started.
-///
-/// ```no_run
-/// use session_keeper::{Keeper, core::{event::Event, options::Options}};
-///
-/// let mut options = Options::new("/api/v1/session/{sessionId}/heartbeat");
-/// options.session_id = Some("3f2a...".into());
-/// let keeper = Keeper::new(options, |event| {
-///     if let Event::Expired { reason } = event {
-///         web_sys::console::warn_1(&format!("session expired: {}", reason.as_str()).into());
-///     }
-/// })?;
-/// keeper.start();
-/// # Ok::<(), session_keeper::KeeperError>(())
-/// ```
-pub struct Keeper {
-    inner: Rc<Inner>,
-}
-
-/// Why a [`Keeper`] could not be built.
+/// Why a shell could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeeperError {
     /// An option is wrong.
     Options(OptionsError),
-    /// There is no `window.document` (a worker, or a server-side render).
+    /// There is no `window.document`: a worker, or a server-side render.
     NoDocument,
 }
 
-impl std::fmt::Display for KeeperError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl KeeperError {
+    /// What to tell the developer.
+    pub fn message(&self) -> String {
         match self {
-            KeeperError::Options(error) => error.fmt(f),
-            KeeperError::NoDocument => {
-                f.write_str("SessionKeeper needs a browser page: window.document is missing")
-            }
+            KeeperError::Options(error) => error.message(),
+            KeeperError::NoDocument => "SessionKeeper needs a browser page: there is no window \
+                (a server-side render or a worker?). Construct it in the browser, for example in \
+                an effect that runs after mounting."
+                .into(),
         }
     }
 }
 
-impl std::error::Error for KeeperError {}
-
-impl From<OptionsError> for KeeperError {
-    fn from(error: OptionsError) -> Self {
-        KeeperError::Options(error)
-    }
-}
-
-/// Why [`Keeper::beat`] gave no heartbeat.
+/// How a `beat()` ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum BeatError {
-    /// The heartbeat failed; the same failure was reported as an error event.
+pub enum BeatOutcome {
+    /// A heartbeat succeeded (this tab's, or the leader's).
+    Heartbeat(Heartbeat),
+    /// A heartbeat failed; the same failure was reported as an error event.
     Failed(Failure),
-    /// The keeper is not running (idle, stopped or expired), so nothing was sent.
+    /// The keeper is not running (ready, stopped or expired), so nothing was sent.
     NotRunning(State),
-    /// The keeper was stopped or dropped before the answer came.
-    Stopped,
 }
 
-impl std::fmt::Display for BeatError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BeatError::Failed(failure) => failure.fmt(f),
-            BeatError::NotRunning(state) => {
-                write!(f, "the keeper is {}: call start() before beat()", state.as_str())
-            }
-            BeatError::Stopped => {
-                f.write_str("the keeper stopped before the heartbeat was answered")
-            }
-        }
-    }
-}
+type Waiter = Box<dyn FnOnce(BeatOutcome)>;
 
-impl std::error::Error for BeatError {}
-
-type BeatResult = Result<Heartbeat, BeatError>;
-
-struct Inner {
+/// One keeper's browser side. See the [module docs](self).
+pub struct Shell {
     machine: RefCell<Machine>,
-    /// [`Machine::activity_gate`], shared with the activity listeners.
+    /// [`Machine::activity_gate`], read by the activity listener on every event.
     gate: Rc<Cell<u64>>,
-    endpoint: Rc<Endpoint>,
+    poster: Poster,
     activity_events: Vec<String>,
+    live_url: Option<String>,
     window: Window,
     document: Document,
     on_event: Box<dyn Fn(&Event)>,
-    alarm: RefCell<Option<(u64, Timeout)>>,
-    listeners: RefCell<Option<Listeners>>,
-    requests: RefCell<Vec<(RequestId, AbortController)>>,
-    waiters: RefCell<Vec<Rc<BeatSlot>>>,
+    on_tick: Handler,
+    alarm: Cell<Option<(u64, i32)>>,
+    listeners: RefCell<Vec<Listeners>>,
+    request: RefCell<Option<(RequestId, AbortController)>>,
+    waiters: RefCell<Vec<Waiter>>,
+    tabs: RefCell<Option<TabLink>>,
+    /// Hidden for good or frozen: not competing to lead until shown again.
+    parked: Cell<bool>,
+    live: RefCell<Option<LiveSocket>>,
+    me: Weak<Shell>,
 }
 
-impl Keeper {
-    /// Checks `options` and builds an idle keeper; `on_event` hears every [`Event`].
+impl Shell {
+    /// Checks `options` and builds a keeper in the `ready` state; `on_event` hears every event.
     pub fn new(
         options: Options,
-        on_event: impl Fn(&Event) + 'static,
-    ) -> Result<Keeper, KeeperError> {
-        let url = options.validate()?;
+        on_event: Box<dyn Fn(&Event)>,
+    ) -> Result<Rc<Shell>, KeeperError> {
+        let endpoint = options.validate().map_err(KeeperError::Options)?;
         let window = web_sys::window().ok_or(KeeperError::NoDocument)?;
         let document = window.document().ok_or(KeeperError::NoDocument)?;
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-        let inner = Inner {
-            machine: RefCell::new(Machine::new(options.timing, seed)),
-            gate: Rc::new(Cell::new(u64::MAX)),
-            endpoint: Rc::new(Endpoint {
-                url,
-                headers: options.headers,
-                body: options.body,
-                credentials: options.credentials,
-            }),
-            activity_events: options.activity_events,
-            window,
-            document,
-            on_event: Box::new(on_event),
-            alarm: RefCell::new(None),
-            listeners: RefCell::new(None),
-            requests: RefCell::new(Vec::new()),
-            waiters: RefCell::new(Vec::new()),
-        };
-        Ok(Keeper { inner: Rc::new(inner) })
+        Ok(Rc::new_cyclic(|me: &Weak<Shell>| {
+            let tabs = options
+                .cross_tab
+                .then(|| TabLink::open(&window, &endpoint.session_key, me.clone()))
+                .flatten();
+            let mut machine = Machine::new(options.timing.clone(), seed);
+            if tabs.is_some() {
+                machine = machine.coordinated();
+            }
+            if endpoint.live.is_some() {
+                machine = machine.with_live_channel();
+            }
+            let ticker = me.clone();
+            Shell {
+                machine: RefCell::new(machine),
+                gate: Rc::new(Cell::new(u64::MAX)),
+                poster: Poster::new(&endpoint, &options.body, options.credentials),
+                activity_events: options.activity_events,
+                live_url: endpoint.live,
+                window,
+                document,
+                on_event,
+                on_tick: handler(move |_| {
+                    if let Some(shell) = ticker.upgrade() {
+                        shell.tick();
+                    }
+                    JsValue::UNDEFINED
+                }),
+                alarm: Cell::new(None),
+                listeners: RefCell::new(Vec::new()),
+                request: RefCell::new(None),
+                waiters: RefCell::new(Vec::new()),
+                tabs: RefCell::new(tabs),
+                parked: Cell::new(false),
+                live: RefCell::new(None),
+                me: me.clone(),
+            }
+        }))
     }
 
     /// Starts heartbeats and activity listening; does nothing if already running.
     pub fn start(&self) {
-        let online = self.inner.window.navigator().on_line();
-        self.inner.feed(if online { Input::Online } else { Input::Offline });
-        self.inner.feed(Input::Start);
+        let online = self.window.navigator().on_line();
+        self.feed(if online { Input::Online } else { Input::Offline });
+        self.feed(Input::Start);
     }
 
-    /// Stops everything: the timer, the listeners, a request in flight.
+    /// Stops everything: the timer, the listeners, a request in flight, leadership.
     pub fn stop(&self) {
-        self.inner.feed(Input::Stop);
+        self.feed(Input::Stop);
     }
 
-    /// Sends a heartbeat now (joining one already in flight) and resolves with its outcome.
-    pub fn beat(&self) -> impl Future<Output = BeatResult> + 'static {
-        let slot = Rc::new(BeatSlot::default());
+    /// Sends a heartbeat now (or joins the one in flight, or asks the leader tab) and calls
+    /// `waiter` with the next result.
+    pub fn beat(&self, waiter: Waiter) {
         let state = self.state();
         if state.is_active() {
-            self.inner.waiters.borrow_mut().push(slot.clone());
-            self.inner.feed(Input::Manual);
+            self.waiters.borrow_mut().push(waiter);
+            self.feed(Input::Manual);
         } else {
-            slot.resolve(Err(BeatError::NotRunning(state)));
+            waiter(BeatOutcome::NotRunning(state));
         }
-        BeatFuture(slot)
+    }
+
+    /// The user confirmed they are there: dismisses a prompt or idle in every tab and sends a
+    /// heartbeat.
+    pub fn activate(&self) {
+        self.feed(Input::Activate);
+    }
+
+    /// The machine, to read its state.
+    pub fn machine(&self) -> core::cell::Ref<'_, Machine> {
+        self.machine.borrow()
     }
 
     /// The state now.
     pub fn state(&self) -> State {
-        self.inner.machine.borrow().state()
+        self.machine.borrow().state()
     }
 
-    /// When the session expires, as of the last success (epoch ms).
-    pub fn expires_at(&self) -> Option<u64> {
-        self.inner.machine.borrow().expires_at()
+    /// Whether the user is active, prompted or idle.
+    pub fn presence(&self) -> Presence {
+        self.machine.borrow().presence()
     }
 
-    /// When the last successful heartbeat was answered (epoch ms).
-    pub fn last_heartbeat_at(&self) -> Option<u64> {
-        self.inner.machine.borrow().last_heartbeat_at()
+    /// True while this tab sends the heartbeats for every tab of the session (or alone).
+    pub fn is_leader(&self) -> bool {
+        self.machine.borrow().role() != Role::Follower
     }
 
-    /// Failures since the last success.
-    pub fn consecutive_failures(&self) -> u32 {
-        self.inner.machine.borrow().consecutive_failures()
-    }
-}
-
-impl Inner {
-    /// Applies one input now: carries out the machine's requests, settles `beat()` promises,
-    /// brings the timer, listeners and gate in line, and only then runs the page's callbacks.
-    /// Callbacks come last and with no borrow held, so they see a consistent keeper and may call
-    /// back into it (stop it, free it, beat again).
-    fn feed(self: &Rc<Self>, input: Input) {
+    /// Applies one input now: carries out the machine's commands, brings the timer, listeners
+    /// and tabs in line, and only then runs the page's callbacks. Callbacks come last and with
+    /// no borrow held, so they see a consistent keeper and may call back into it.
+    pub(crate) fn feed(&self, input: Input) {
         let now = now_ms();
         let commands = self.machine.borrow_mut().handle(now, input);
         let mut events = Vec::new();
         for command in commands {
             match command {
-                Command::Send { request, reason: _ } => self.send(request),
+                Command::Send { request, .. } => self.send(request),
                 Command::Abort { request } => self.abort(request),
-                Command::Emit(event) => {
-                    self.settle_beats(&event);
-                    events.push(event);
-                }
+                Command::Emit(event) => events.push(event),
+                Command::Tell(fact) => self.post(&Message::Fact(fact)),
+                Command::Connect => self.connect(),
+                Command::Disconnect => drop(self.live.borrow_mut().take()),
             }
         }
-        self.sync(now);
+        let steps = self.sync(now);
         for event in &events {
-            if let Event::Warning { failures, .. } = event {
-                web_sys::console::warn_1(
-                    &format!("session-keeper: {failures} heartbeats in a row have failed").into(),
-                );
+            match event {
+                Event::Heartbeat(h) => self.settle(BeatOutcome::Heartbeat(h.clone())),
+                Event::Error(f) => self.settle(BeatOutcome::Failed(f.clone())),
+                Event::Warning { .. } => web_sys::console::warn_1(
+                    &"session-keeper: heartbeats have been failing for failureWarningMs".into(),
+                ),
+                _ => {}
             }
             (self.on_event)(event);
         }
+        if !self.state().is_active() {
+            self.settle(BeatOutcome::NotRunning(self.state()));
+        }
+        self.apply(steps);
     }
 
-    fn send(self: &Rc<Self>, request: RequestId) {
-        let Ok(controller) = AbortController::new() else {
-            return self.feed(Input::Reply {
-                request,
-                reply: crate::core::reply::Reply::Network {
-                    message: "AbortController is unavailable".into(),
-                },
-            });
-        };
-        let signal = controller.signal();
-        self.requests.borrow_mut().push((request, controller));
-        let (endpoint, window) = (self.endpoint.clone(), self.window.clone());
-        let keeper = Rc::downgrade(self);
-        spawn_local(async move {
-            let reply = endpoint.post(&window, &signal).await;
-            if let Some(inner) = keeper.upgrade() {
-                inner.requests.borrow_mut().retain(|(id, _)| *id != request);
-                inner.feed(Input::Reply { request, reply });
+    /// A message from another tab.
+    pub(crate) fn hear(&self, message: Message) {
+        match message {
+            Message::Fact(fact) => self.feed(Input::Peer(fact)),
+            Message::Ballot(ballot) => {
+                let steps = self.with_tabs(|tabs| tabs.hear(now_ms(), ballot));
+                self.apply(steps);
+                self.sync_alarm(now_ms());
+            }
+        }
+    }
+
+    /// The Web Lock was granted; `release` frees it.
+    pub(crate) fn lock_granted(&self, release: Function) {
+        if self.with_tabs(|tabs| tabs.granted(&release).then_some(())).is_some() {
+            self.feed(Input::Lead);
+        } else {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
+    }
+
+    fn with_tabs<T: Default>(&self, f: impl FnOnce(&mut TabLink) -> T) -> T {
+        self.tabs.borrow_mut().as_mut().map(f).unwrap_or_default()
+    }
+
+    fn post(&self, message: &Message) {
+        if let Some(tabs) = self.tabs.borrow().as_ref() {
+            tabs.post(message);
+        }
+    }
+
+    fn apply(&self, steps: Vec<Step>) {
+        for step in steps {
+            match step {
+                Step::Say(ballot) => self.post(&Message::Ballot(ballot)),
+                Step::Lead => self.feed(Input::Lead),
+                Step::Follow => self.feed(Input::Follow),
+            }
+        }
+    }
+
+    fn tick(&self) {
+        self.alarm.set(None);
+        let steps = self.with_tabs(|tabs| tabs.tick(now_ms()));
+        self.apply(steps);
+        self.feed(Input::Tick);
+    }
+
+    fn send(&self, request: RequestId) {
+        let me = self.me.clone();
+        let controller = self.poster.post(&self.window, move |reply| {
+            if let Some(shell) = me.upgrade() {
+                shell.request.borrow_mut().take();
+                shell.feed(Input::Reply { request, reply });
             }
         });
+        *self.request.borrow_mut() = controller.map(|c| (request, c));
     }
 
     fn abort(&self, request: RequestId) {
-        let mut requests = self.requests.borrow_mut();
-        if let Some(index) = requests.iter().position(|(id, _)| *id == request) {
-            requests.swap_remove(index).1.abort();
+        let current = self.request.borrow_mut().take_if(|(id, _)| *id == request);
+        if let Some((_, controller)) = current {
+            controller.abort();
+        }
+    }
+
+    fn connect(&self) {
+        let socket = self.live_url.as_deref().and_then(|url| LiveSocket::open(url, self.me.clone()));
+        let failed = socket.is_none();
+        *self.live.borrow_mut() = socket;
+        if failed {
+            self.feed(Input::LinkDown);
         }
     }
 
     /// A heartbeat or failure answers every pending `beat()`.
-    fn settle_beats(&self, event: &Event) {
-        match event {
-            Event::Heartbeat(heartbeat) => self.settle_waiters(Ok(heartbeat.clone())),
-            Event::Error(failure) => self.settle_waiters(Err(BeatError::Failed(failure.clone()))),
-            _ => {}
-        }
-    }
-
-    fn settle_waiters(&self, result: BeatResult) {
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+    fn settle(&self, outcome: BeatOutcome) {
+        let waiters = core::mem::take(&mut *self.waiters.borrow_mut());
         for waiter in waiters {
-            waiter.resolve(result.clone());
+            waiter(outcome.clone());
         }
     }
 
-    /// Brings the timer, the listeners and the activity gate in line with the machine.
-    fn sync(self: &Rc<Self>, now: u64) {
-        let (active, wake, gate) = {
-            let machine = self.machine.borrow();
-            (machine.state().is_active(), machine.next_wake(), machine.activity_gate())
-        };
-        self.gate.set(gate);
-        self.set_alarm(wake, now);
-        let listening = self.listeners.borrow().is_some();
-        if active && !listening {
-            let keeper = Rc::downgrade(self);
-            let feed: Feed = Rc::new(move |input| {
-                if let Some(inner) = keeper.upgrade() {
-                    inner.feed(input);
-                }
-            });
-            let listeners = Listeners::attach(
-                &self.window,
-                &self.document,
-                &self.activity_events,
-                self.gate.clone(),
-                feed,
-            );
-            *self.listeners.borrow_mut() = Some(listeners);
+    /// Brings the timer, the listeners, the gate and leadership in line with the machine;
+    /// returns the election steps to apply once the page has heard the events.
+    fn sync(&self, now: u64) -> Vec<Step> {
+        let active = self.state().is_active();
+        self.gate.set(self.machine.borrow().activity_gate());
+        let steps = if active && !self.parked.get() {
+            let me = self.me.clone();
+            self.with_tabs(|tabs| if tabs.joined() { Vec::new() } else { tabs.join(now, &me) })
         } else if !active {
-            self.listeners.borrow_mut().take();
-            self.settle_waiters(Err(BeatError::Stopped));
+            self.with_tabs(TabLink::leave)
+        } else {
+            Vec::new()
+        };
+        let listening = !self.listeners.borrow().is_empty();
+        if active && !listening {
+            let listeners = [self.activity_listeners(), self.lifecycle_listeners()];
+            *self.listeners.borrow_mut() = listeners.into();
+        } else if !active && listening {
+            self.listeners.borrow_mut().clear();
         }
+        self.sync_alarm(now);
+        steps
     }
 
-    /// Keeps exactly one timer, armed for `wake`.
-    fn set_alarm(self: &Rc<Self>, wake: Option<u64>, now: u64) {
-        let mut alarm = self.alarm.borrow_mut();
-        if alarm.as_ref().map(|(at, _)| *at) == wake {
+    /// Keeps exactly one timer, armed for the earliest of the machine's and the election's
+    /// wake-ups.
+    fn sync_alarm(&self, now: u64) {
+        let wake = [self.machine.borrow().next_wake(), self.with_tabs(|t| t.next_wake())]
+            .into_iter()
+            .flatten()
+            .min();
+        if self.alarm.get().map(|(at, _)| at) == wake {
             return;
         }
-        *alarm = wake.map(|at| {
+        if let Some((_, id)) = self.alarm.take() {
+            self.window.clear_timeout_with_handle(id);
+        }
+        if let Some(at) = wake {
             // setTimeout takes at most 2^31 - 1 ms; a later wake simply re-arms when it fires.
-            let delay = at.saturating_sub(now).min(i32::MAX as u64) as u32;
-            let keeper: Weak<Inner> = Rc::downgrade(self);
-            let timeout = Timeout::new(delay, move || {
-                if let Some(inner) = keeper.upgrade() {
-                    inner.alarm.borrow_mut().take();
-                    inner.feed(Input::Tick);
+            let delay = at.saturating_sub(now).min(i32::MAX as u64) as i32;
+            let function = self.on_tick.as_ref().unchecked_ref();
+            if let Ok(id) =
+                self.window.set_timeout_with_callback_and_timeout_and_arguments_0(function, delay)
+            {
+                self.alarm.set(Some((at, id)));
+            }
+        }
+    }
+
+    /// User activity: the handler runs on every mouse move, so it is one clock read and one
+    /// comparison against the gate; no allocation, no string crossing into wasm, no borrow.
+    fn activity_listeners(&self) -> Listeners {
+        let (gate, me) = (self.gate.clone(), self.me.clone());
+        let mut listeners = Listeners::new(handler(move |_| {
+            if now_ms() >= gate.get()
+                && let Some(shell) = me.upgrade()
+            {
+                shell.feed(Input::Activity);
+            }
+            JsValue::UNDEFINED
+        }));
+        for kind in &self.activity_events {
+            listeners.on(&self.document, kind);
+        }
+        listeners
+    }
+
+    /// The page's and the network's changes that make the keeper look at the clock again, or
+    /// hand leadership over.
+    fn lifecycle_listeners(&self) -> Listeners {
+        let me = self.me.clone();
+        let mut listeners = Listeners::new(handler(move |event| {
+            let kind = event.unchecked_ref::<web_sys::Event>().type_();
+            if let Some(shell) = me.upgrade() {
+                shell.lifecycle(&kind);
+            }
+            JsValue::UNDEFINED
+        }));
+        for kind in ["visibilitychange", "freeze", "resume"] {
+            listeners.on(&self.document, kind);
+        }
+        for kind in ["online", "offline", "pagehide", "pageshow"] {
+            listeners.on(&self.window, kind);
+        }
+        listeners
+    }
+
+    fn lifecycle(&self, kind: &str) {
+        match kind {
+            "online" => self.feed(Input::Online),
+            "offline" => self.feed(Input::Offline),
+            "pagehide" | "freeze" => {
+                // A held lock keeps the page out of the back/forward cache, and a frozen leader
+                // would send nothing: hand over.
+                self.parked.set(true);
+                let steps = self.with_tabs(TabLink::leave);
+                self.apply(steps);
+            }
+            "pageshow" | "resume" => {
+                self.parked.set(false);
+                self.feed(Input::Visible);
+            }
+            _ => {
+                if self.document.visibility_state() == VisibilityState::Visible {
+                    self.feed(Input::Visible);
                 }
-            });
-            (at, timeout)
-        });
+            }
+        }
     }
 }
 
-impl Drop for Inner {
+impl Drop for Shell {
     fn drop(&mut self) {
-        for (_, controller) in self.requests.get_mut().drain(..) {
+        if let Some((_, id)) = self.alarm.take() {
+            self.window.clear_timeout_with_handle(id);
+        }
+        if let Some((_, controller)) = self.request.get_mut().take() {
             controller.abort();
         }
+        let state = self.machine.get_mut().state();
         for waiter in self.waiters.get_mut().drain(..) {
-            waiter.resolve(Err(BeatError::Stopped));
-        }
-    }
-}
-
-/// Where a [`Keeper::beat`] result lands: a one-shot channel for a single thread.
-#[derive(Default)]
-struct BeatSlot {
-    result: RefCell<Option<BeatResult>>,
-    waker: RefCell<Option<Waker>>,
-}
-
-impl BeatSlot {
-    fn resolve(&self, result: BeatResult) {
-        self.result.borrow_mut().get_or_insert(result);
-        if let Some(waker) = self.waker.borrow_mut().take() {
-            waker.wake();
-        }
-    }
-}
-
-struct BeatFuture(Rc<BeatSlot>);
-
-impl Future for BeatFuture {
-    type Output = BeatResult;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BeatResult> {
-        match self.0.result.borrow_mut().take() {
-            Some(result) => Poll::Ready(result),
-            None => {
-                *self.0.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
+            waiter(BeatOutcome::NotRunning(if state.is_active() { State::Stopped } else { state }));
         }
     }
 }

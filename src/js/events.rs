@@ -1,127 +1,94 @@
 //! Events as the plain JavaScript objects the `.d.ts` describes, handed to the page's callbacks.
 //!
-//! Each payload is a small struct serialized by serde-wasm-bindgen, so its shape is declared
-//! once, in Rust, next to the TypeScript that describes it.
+//! Each payload is written as JSON and parsed once: smaller in the package than setting each
+//! property from Rust, or than serde-wasm-bindgen (which this crate used to ship; see the
+//! README's size table for what it cost).
 
 use js_sys::Function;
-use serde::Serialize;
+use keeper_core::event::{Event, Failure, Heartbeat};
 use wasm_bindgen::JsValue;
 
-use super::options::Callbacks;
-use crate::core::event::{Event, Failure, Heartbeat};
-
-/// `HeartbeatEvent` in the `.d.ts`; also what `beat()` resolves with on success.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HeartbeatPayload {
-    ok: bool,
-    reason: &'static str,
-    status: u16,
-    sent_at: f64,
-    expires_at: f64,
-    latency_ms: f64,
-}
-
-/// `FailureEvent` in the `.d.ts`; also what `beat()` resolves with on failure.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct FailurePayload<'a> {
-    ok: bool,
-    reason: &'static str,
-    status: u16,
-    code: &'a str,
-    message: &'a str,
-    sent_at: f64,
-}
-
-#[derive(Serialize)]
-struct WarningPayload {
-    since: f64,
-    failures: u32,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RecoveredPayload {
-    failures: u32,
-    downtime_ms: f64,
-}
-
-#[derive(Serialize)]
-struct ExpiredPayload {
-    reason: &'static str,
-}
-
-#[derive(Serialize)]
-struct StateChangePayload {
-    from: &'static str,
-    to: &'static str,
-}
+use super::options::{CALLBACKS, Callbacks};
+use crate::json::JsonObject;
 
 impl Callbacks {
     /// Calls the callback for `event`, if the page gave one. A callback that throws is logged
     /// and otherwise ignored: the page's bug must not stop the keeper.
     pub(crate) fn dispatch(&self, event: &Event) {
-        let (callback, name) = match event {
-            Event::Heartbeat(_) => (&self.on_heartbeat, "onHeartbeat"),
-            Event::Error(_) => (&self.on_error, "onError"),
-            Event::Warning { .. } => (&self.on_warning, "onWarning"),
-            Event::Recovered { .. } => (&self.on_recovered, "onRecovered"),
-            Event::Expired { .. } => (&self.on_expired, "onExpired"),
-            Event::StateChange { .. } => (&self.on_state_change, "onStateChange"),
+        let index = match event {
+            Event::Heartbeat(_) => 0,
+            Event::Error(_) => 1,
+            Event::Warning { .. } => 2,
+            Event::Recovered { .. } => 3,
+            Event::Expired { .. } => 4,
+            Event::StateChange { .. } => 5,
+            Event::Prompt { .. } => 6,
+            Event::Idle { .. } => 7,
+            Event::Active { .. } => 8,
+            Event::LeaderChange { .. } => 9,
         };
-        if let Some(callback) = callback {
-            call(callback, &payload(event), name);
+        if let Some(Some(callback)) = self.0.get(index) {
+            call(callback, &payload(event), CALLBACKS[index]);
         }
     }
 }
 
 fn call(callback: &Function, payload: &JsValue, name: &str) {
     if let Err(thrown) = callback.call1(&JsValue::UNDEFINED, payload) {
-        web_sys::console::error_2(&format!("session-keeper: {name} threw").into(), &thrown);
+        let message = keeper_core::text::concat(&["session-keeper: ", name, " threw"]);
+        web_sys::console::error_2(&message.into(), &thrown);
     }
 }
 
 fn payload(event: &Event) -> JsValue {
+    let object = JsonObject::new();
     match event {
-        Event::Heartbeat(h) => heartbeat(h),
-        Event::Error(f) => failure(f),
-        Event::Warning { since, failures } => {
-            to_js(&WarningPayload { since: *since as f64, failures: *failures })
+        Event::Heartbeat(h) => return heartbeat(h),
+        Event::Error(f) => return failure(f),
+        Event::Warning { since, failures, source } => object
+            .num("since", *since)
+            .num("failures", u64::from(*failures))
+            .str("source", source.as_str()),
+        Event::Recovered { failures, downtime_ms, source } => object
+            .num("failures", u64::from(*failures))
+            .num("downtimeMs", *downtime_ms)
+            .str("source", source.as_str()),
+        Event::Expired { reason, source } => {
+            object.str("reason", reason.as_str()).str("source", source.as_str())
         }
-        Event::Recovered { failures, downtime_ms } => {
-            to_js(&RecoveredPayload { failures: *failures, downtime_ms: *downtime_ms as f64 })
+        Event::StateChange { from, to } => object.str("from", from.as_str()).str("to", to.as_str()),
+        Event::Prompt { idle_at, remaining_ms } => {
+            object.num("idleAt", *idle_at).num("remainingMs", *remaining_ms)
         }
-        Event::Expired { reason } => to_js(&ExpiredPayload { reason: reason.as_str() }),
-        Event::StateChange { from, to } => {
-            to_js(&StateChangePayload { from: from.as_str(), to: to.as_str() })
-        }
+        Event::Idle { idle_at } => object.num("idleAt", *idle_at),
+        Event::Active { source } => object.str("source", source.as_str()),
+        Event::LeaderChange { leader } => object.bool("isLeader", *leader),
     }
+    .parse()
 }
 
+/// `HeartbeatEvent` in the `.d.ts`; also what `beat()` resolves with on success.
 pub(crate) fn heartbeat(h: &Heartbeat) -> JsValue {
-    to_js(&HeartbeatPayload {
-        ok: true,
-        reason: h.reason.as_str(),
-        status: h.status,
-        sent_at: h.sent_at as f64,
-        expires_at: h.expires_at as f64,
-        latency_ms: h.latency_ms as f64,
-    })
+    JsonObject::new()
+        .bool("ok", true)
+        .str("reason", h.reason.as_str())
+        .num("status", u64::from(h.status))
+        .num("sentAt", h.sent_at)
+        .num("expiresAt", h.expires_at)
+        .num("latencyMs", h.latency_ms)
+        .str("source", h.source.as_str())
+        .parse()
 }
 
+/// `FailureEvent` in the `.d.ts`; also what `beat()` resolves with on failure.
 pub(crate) fn failure(f: &Failure) -> JsValue {
-    to_js(&FailurePayload {
-        ok: false,
-        reason: f.reason.as_str(),
-        status: f.status,
-        code: &f.code,
-        message: &f.message,
-        sent_at: f.sent_at as f64,
-    })
-}
-
-/// Plain structs of numbers and strings always serialize; `undefined` would only mark a bug.
-fn to_js(payload: &impl Serialize) -> JsValue {
-    serde_wasm_bindgen::to_value(payload).unwrap_or(JsValue::UNDEFINED)
+    JsonObject::new()
+        .bool("ok", false)
+        .str("reason", f.reason.as_str())
+        .num("status", u64::from(f.status))
+        .str("code", &f.code)
+        .str("message", &f.message)
+        .num("sentAt", f.sent_at)
+        .str("source", f.source.as_str())
+        .parse()
 }

@@ -1,28 +1,46 @@
 //! The JavaScript binding: `SessionKeeper`, its options and its TypeScript types.
 //!
-//! A thin wrapper around [`Keeper`]: options are read by name, events go out as plain objects
-//! through serde-wasm-bindgen, and misuse becomes a JavaScript `Error` with a message that says what to
+//! A thin wrapper around the [shell](crate::browser): options are read by name, events go out
+//! as plain objects, and misuse becomes a JavaScript `Error` with a message that says what to
 //! fix.
 
 mod events;
 mod options;
 
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::string::String;
+
+use js_sys::{Function, Promise};
+use keeper_core::text::concat;
 use wasm_bindgen::prelude::*;
 
-use crate::browser::{BeatError, Keeper};
+use crate::browser::{BeatOutcome, KeeperError, Shell};
+
+#[wasm_bindgen(typescript_custom_section)]
+const OPTIONS_TS: &'static str = options::OPTIONS_TS;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
-/** What a keeper is doing. */
-export type KeeperState = "idle" | "running" | "failing" | "expired" | "stopped";
+/** Where a keeper is in its life: `ready` until `start()`, `running` while heartbeats succeed,
+ * `failing` from a failure to the next success, `expired` once the session is gone, `stopped`
+ * after `stop()`. */
+export type KeeperState = "ready" | "running" | "failing" | "expired" | "stopped";
 
-/** Why a heartbeat was sent. `resume`: it was overdue when the tab woke or the network came back. */
+/** Whether the user is there, under the idle policy (always `active` without one). */
+export type Presence = "active" | "prompted" | "idle";
+
+/** Why a heartbeat was sent. `resume`: it was overdue when the tab woke, the network came back,
+ * or this tab took over from a leader tab that left. */
 export type HeartbeatReason = "start" | "timer" | "activity" | "manual" | "resume" | "retry";
 
-/** How the keeper knows the session is gone. */
-export type ExpiryReason = "not_found" | "unauthorized" | "ttl_elapsed";
+/** How the keeper knows the session is gone. `revoked`: the live channel said it was deleted. */
+export type ExpiryReason = "not_found" | "unauthorized" | "ttl_elapsed" | "revoked";
 
-/** A heartbeat the server accepted (2xx). */
+/** Which tab the news comes from: with `crossTab`, one tab sends the heartbeats for all. */
+export type EventSource = "this-tab" | "other-tab";
+
+/** A heartbeat the server accepted (a 2xx that is empty or JSON). */
 export interface HeartbeatEvent {
   ok: true;
   reason: HeartbeatReason;
@@ -34,6 +52,7 @@ export interface HeartbeatEvent {
   expiresAt: number;
   /** From sending to the answer, ms. */
   latencyMs: number;
+  source: EventSource;
 }
 
 /** A heartbeat that failed or could not be sent. */
@@ -43,12 +62,14 @@ export interface FailureEvent {
   /** The HTTP status, or 0 when no answer came (network error, timeout, offline). */
   status: number;
   /** The server's `error.code` (e.g. `ERR_INVALID_CONTENT_TYPE`), else `ERR_NETWORK`,
-   * `ERR_TIMEOUT`, `ERR_OFFLINE` or `ERR_HTTP`. */
+   * `ERR_TIMEOUT`, `ERR_OFFLINE`, `ERR_HTTP`, or `ERR_UNEXPECTED_RESPONSE` (a redirect to a
+   * login page, a 2xx that is not JSON). */
   code: string;
   /** The server's `error.message`, or what went wrong. */
   message: string;
   /** When it was sent (offline: when it would have been), epoch ms. */
   sentAt: number;
+  source: EventSource;
 }
 
 /** Heartbeats have failed without a success for `failureWarningMs`; once per failure episode. */
@@ -57,6 +78,7 @@ export interface WarningEvent {
   since: number;
   /** Consecutive failures so far. */
   failures: number;
+  source: EventSource;
 }
 
 /** The first success after a warning. */
@@ -64,11 +86,13 @@ export interface RecoveredEvent {
   failures: number;
   /** From the episode's first failure to this success, ms. */
   downtimeMs: number;
+  source: EventSource;
 }
 
 /** The session is gone; the keeper has stopped and sends nothing more. */
 export interface ExpiredEvent {
   reason: ExpiryReason;
+  source: EventSource;
 }
 
 export interface StateChangeEvent {
@@ -76,117 +100,148 @@ export interface StateChangeEvent {
   to: KeeperState;
 }
 
+/** Idle is near: show "you will be signed out in ..." with a "stay signed in" button that
+ * calls `activate()`. */
+export interface PromptEvent {
+  /** When the user will be idle, epoch ms. */
+  idleAt: number;
+  /** From now to `idleAt`, ms. */
+  remainingMs: number;
+}
+
+/** No activity in any tab for `idleTimeoutMs`: timer heartbeats have stopped. */
+export interface IdleEvent {
+  /** When the user became idle, epoch ms. */
+  idleAt: number;
+}
+
+/** The user is active again after a prompt or after idle. */
+export interface ActiveEvent {
+  /** The tab where the user came back. */
+  source: EventSource;
+}
+
+export interface LeaderChangeEvent {
+  /** True when this tab now sends the heartbeats for all tabs of the session. */
+  isLeader: boolean;
+}
+
 /** What `beat()` resolves with. */
 export type BeatResult = HeartbeatEvent | FailureEvent;
-
-export interface SessionKeeperOptions {
-  /** The heartbeat URL; `{sessionId}` in it is replaced by the URL-encoded `sessionId`. */
-  url: string;
-  /** Required when `url` contains `{sessionId}`. */
-  sessionId?: string | number;
-  /** Timer heartbeat period after the last heartbeat, ms. Default 300000 (5 min). */
-  intervalMs?: number;
-  /** At most one activity heartbeat per window, ms. Default 60000 (1 min). */
-  activityThrottleMs?: number;
-  /** Session TTL assumed when the server reports none, ms. Default 1200000 (20 min). */
-  ttlMs?: number;
-  /** Failing this long without a success fires `onWarning`, ms. Default 120000 (2 min). */
-  failureWarningMs?: number;
-  /** Each request is aborted after this, ms. Default 10000. */
-  timeoutMs?: number;
-  /** First retry delay after a failure, doubled per failure, ms. Default 2000. */
-  retryMinMs?: number;
-  /** Longest retry delay, ms. Default 60000. */
-  retryMaxMs?: number;
-  /** Send a heartbeat as soon as `start()` is called. Default true. */
-  beatOnStart?: boolean;
-  /** DOM events on `document` that count as activity. Default
-   * ["mousemove", "mousedown", "keydown", "wheel", "scroll", "touchstart", "touchmove"]. */
-  activityEvents?: string[];
-  /** Extra headers, e.g. a CSRF token. Content-Type is always application/json. */
-  headers?: Record<string, string>;
-  /** JSON object sent with every heartbeat. Default {}. */
-  body?: Record<string, unknown>;
-  /** fetch credentials mode. Default "same-origin". */
-  credentials?: "omit" | "same-origin" | "include";
-  onHeartbeat?: (event: HeartbeatEvent) => void;
-  onError?: (event: FailureEvent) => void;
-  onWarning?: (event: WarningEvent) => void;
-  onRecovered?: (event: RecoveredEvent) => void;
-  onExpired?: (event: ExpiredEvent) => void;
-  onStateChange?: (event: StateChangeEvent) => void;
-}
 "#;
 
-/// Keeps one server session alive: heartbeats on a timer and on user activity, every failure
-/// reported through the callbacks.
+/// Keeps one server session alive: heartbeats on a timer and on user activity, shared between
+/// tabs, with every failure reported through the callbacks.
 #[wasm_bindgen]
 pub struct SessionKeeper {
-    keeper: Keeper,
+    shell: Rc<Shell>,
 }
 
 #[wasm_bindgen]
 impl SessionKeeper {
-    /// Checks the options and builds an idle keeper; throws an `Error` naming a bad option.
+    /// Checks the options and builds a keeper in the `ready` state; throws an `Error` naming a
+    /// bad option, or saying that there is no browser page (server-side rendering).
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "SessionKeeperOptions")] options: JsValue,
     ) -> Result<SessionKeeper, JsError> {
-        let invalid = |e: &dyn std::fmt::Display| {
-            JsError::new(&format!("Invalid SessionKeeper options: {e}"))
-        };
-        let (options, callbacks) = options::parse(&options).map_err(|e| invalid(&e))?;
-        let keeper = Keeper::new(options, move |event| callbacks.dispatch(event))
-            .map_err(|e| invalid(&e))?;
-        Ok(SessionKeeper { keeper })
+        let (options, callbacks) = options::parse(&options).map_err(|e| {
+            JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()]))
+        })?;
+        let shell = Shell::new(options, Box::new(move |event| callbacks.dispatch(event)))
+            .map_err(|e| match e {
+                KeeperError::Options(e) => {
+                    JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()]))
+                }
+                other => JsError::new(&other.message()),
+            })?;
+        Ok(SessionKeeper { shell })
     }
 
     /// Starts heartbeats and activity listening (a heartbeat is sent at once unless
-    /// `beatOnStart` is false). Calling it while running does nothing.
+    /// `beatOnStart` is false, or another tab already keeps the session). Calling it while
+    /// running does nothing.
     pub fn start(&self) {
-        self.keeper.start();
+        self.shell.start();
     }
 
-    /// Stops the timer and the listeners and aborts a request in flight.
+    /// Stops the timer and the listeners, aborts a request in flight and hands the heartbeats
+    /// over to another tab.
     pub fn stop(&self) {
-        self.keeper.stop();
+        self.shell.stop();
     }
 
-    /// Sends a heartbeat now (or joins the one in flight) and resolves with its result; rejects
-    /// when the keeper is not running or stops before the answer.
+    /// "Stay signed in": dismisses an idle prompt (or idle) in every tab and sends a heartbeat.
+    pub fn activate(&self) {
+        self.shell.activate();
+    }
+
+    /// Sends a heartbeat now (or joins the one in flight, or asks the leader tab) and resolves
+    /// with its result; waits for a retry the server set with `Retry-After`; rejects when the
+    /// keeper is not running or stops before the answer.
     #[wasm_bindgen(unchecked_return_type = "Promise<BeatResult>")]
-    pub fn beat(&self) -> js_sys::Promise {
-        let pending = self.keeper.beat();
-        wasm_bindgen_futures::future_to_promise(async move {
-            match pending.await {
-                Ok(heartbeat) => Ok(events::heartbeat(&heartbeat)),
-                Err(BeatError::Failed(failure)) => Ok(events::failure(&failure)),
-                Err(other) => Err(js_sys::Error::new(&other.to_string()).into()),
-            }
-        })
+    pub fn beat(&self) -> Promise {
+        let mut settle: Option<(Function, Function)> = None;
+        let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
+        if let Some((resolve, reject)) = settle {
+            self.shell.beat(Box::new(move |outcome| {
+                let _ = match outcome {
+                    BeatOutcome::Heartbeat(h) => resolve.call1(&JsValue::UNDEFINED, &events::heartbeat(&h)),
+                    BeatOutcome::Failed(f) => resolve.call1(&JsValue::UNDEFINED, &events::failure(&f)),
+                    BeatOutcome::NotRunning(state) => {
+                        let message = concat(&[
+                            "no heartbeat: the keeper is ",
+                            state.as_str(),
+                            " (start() it first)",
+                        ]);
+                        reject.call1(&JsValue::UNDEFINED, &JsError::new(&message).into())
+                    }
+                };
+            }));
+        }
+        promise
     }
 
-    /// `"idle"`, `"running"`, `"failing"`, `"expired"` or `"stopped"`.
+    /// `"ready"`, `"running"`, `"failing"`, `"expired"` or `"stopped"`.
     #[wasm_bindgen(getter, unchecked_return_type = "KeeperState")]
     pub fn state(&self) -> String {
-        self.keeper.state().as_str().to_string()
+        self.shell.state().as_str().into()
+    }
+
+    /// `"active"`, `"prompted"` or `"idle"` (always `"active"` without an idle policy).
+    #[wasm_bindgen(getter, unchecked_return_type = "Presence")]
+    pub fn presence(&self) -> String {
+        self.shell.presence().as_str().into()
+    }
+
+    /// True while this tab sends the heartbeats for all tabs of the session (or works alone).
+    #[wasm_bindgen(getter, js_name = isLeader)]
+    pub fn is_leader(&self) -> bool {
+        self.shell.is_leader()
     }
 
     /// When the session expires as of the last success, epoch ms; `undefined` before one.
     #[wasm_bindgen(getter, js_name = expiresAt)]
     pub fn expires_at(&self) -> Option<f64> {
-        self.keeper.expires_at().map(|ms| ms as f64)
+        self.shell.machine().expires_at().map(|ms| ms as f64)
     }
 
     /// When the last successful heartbeat was answered, epoch ms; `undefined` before one.
     #[wasm_bindgen(getter, js_name = lastHeartbeatAt)]
     pub fn last_heartbeat_at(&self) -> Option<f64> {
-        self.keeper.last_heartbeat_at().map(|ms| ms as f64)
+        self.shell.machine().last_heartbeat_at().map(|ms| ms as f64)
+    }
+
+    /// When the user becomes idle unless active first, epoch ms; `undefined` without an idle
+    /// policy.
+    #[wasm_bindgen(getter, js_name = idleAt)]
+    pub fn idle_at(&self) -> Option<f64> {
+        self.shell.machine().idle_at().map(|ms| ms as f64)
     }
 
     /// Failures since the last success.
     #[wasm_bindgen(getter, js_name = consecutiveFailures)]
     pub fn consecutive_failures(&self) -> u32 {
-        self.keeper.consecutive_failures()
+        self.shell.machine().consecutive_failures()
     }
 }

@@ -8,7 +8,7 @@
 /// epoch milliseconds. Fractions beyond milliseconds are truncated.
 ///
 /// ```
-/// use session_keeper::core::date::parse_rfc3339;
+/// use keeper_core::date::parse_rfc3339;
 /// assert_eq!(parse_rfc3339("1970-01-01T00:00:01.5Z"), Some(1_500));
 /// assert_eq!(parse_rfc3339("1970-01-01T02:00:00+02:00"), Some(0));
 /// assert_eq!(parse_rfc3339("yesterday"), None);
@@ -66,11 +66,11 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
 /// into epoch milliseconds. The obsolete RFC 850 and asctime forms are not accepted.
 ///
 /// ```
-/// use session_keeper::core::date::parse_http_date;
+/// use keeper_core::date::parse_http_date;
 /// assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:01:00 GMT"), Some(60_000));
 /// ```
 pub fn parse_http_date(text: &str) -> Option<u64> {
-    let b = text.trim().as_bytes();
+    let b = text.trim_ascii().as_bytes();
     // "Sun, 06 Nov 1994 08:49:37 GMT" is exactly 29 bytes.
     if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
         return None;
