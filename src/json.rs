@@ -86,7 +86,10 @@ mod tests {
             .bool("ok", false)
             .raw("o", "{}")
             .finish();
-        assert_eq!(text, r#"{"a":"q\"\\\u000a\u0001é","n":18446744073709551615,"ok":false,"o":{}}"#);
+        assert_eq!(
+            text,
+            r#"{"a":"q\"\\\u000a\u0001é","n":18446744073709551615,"ok":false,"o":{}}"#
+        );
         assert_eq!(JsonObject::new().finish(), "{}");
     }
 }

@@ -12,8 +12,8 @@ use core::task::{Context, Poll, Waker};
 use keeper_core::event::{Event, Failure, Heartbeat, Presence, State};
 use keeper_core::options::Options;
 
-use crate::browser::{BeatOutcome, Shell};
 pub use crate::browser::KeeperError;
+use crate::browser::{BeatOutcome, Shell};
 
 /// Keeps one server session alive from the browser. Dropping it stops everything it started.
 ///
@@ -126,22 +126,22 @@ impl Keeper {
 
     /// When the session expires, as of the last success (epoch ms).
     pub fn expires_at(&self) -> Option<u64> {
-        self.shell.machine().expires_at()
+        self.shell.read(|m| m.expires_at()).flatten()
     }
 
     /// When the last successful heartbeat was answered (epoch ms).
     pub fn last_heartbeat_at(&self) -> Option<u64> {
-        self.shell.machine().last_heartbeat_at()
+        self.shell.read(|m| m.last_heartbeat_at()).flatten()
     }
 
     /// When the user becomes idle unless active first (epoch ms), with an idle policy.
     pub fn idle_at(&self) -> Option<u64> {
-        self.shell.machine().idle_at()
+        self.shell.read(|m| m.idle_at()).flatten()
     }
 
     /// Failures since the last success.
     pub fn consecutive_failures(&self) -> u32 {
-        self.shell.machine().consecutive_failures()
+        self.shell.read(|m| m.consecutive_failures()).unwrap_or(0)
     }
 }
 
@@ -153,10 +153,10 @@ struct BeatSlot {
 }
 
 impl BeatSlot {
-    fn resolve(&self, outcome: BeatOutcome) {
+    fn resolve(&self, outcome: BeatOutcome<'_>) {
         let result = match outcome {
-            BeatOutcome::Heartbeat(heartbeat) => Ok(heartbeat),
-            BeatOutcome::Failed(failure) => Err(BeatError::Failed(failure)),
+            BeatOutcome::Heartbeat(heartbeat) => Ok(heartbeat.clone()),
+            BeatOutcome::Failed(failure) => Err(BeatError::Failed(failure.clone())),
             BeatOutcome::NotRunning(state) => Err(BeatError::NotRunning(state)),
         };
         self.result.borrow_mut().get_or_insert(result);

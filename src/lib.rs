@@ -48,6 +48,6 @@ mod json;
 mod keeper;
 mod runtime;
 
-pub use keeper::{BeatError, Keeper, KeeperError};
 pub use js::SessionKeeper;
+pub use keeper::{BeatError, Keeper, KeeperError};
 pub use keeper_core;

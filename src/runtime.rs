@@ -11,8 +11,10 @@ extern crate std;
 mod package {
     /// talc: smaller in the package than Rust's default dlmalloc, and as fast.
     #[global_allocator]
-    static ALLOCATOR: talc::cell::TalcSyncCell<talc::wasm::WasmGrowAndClaim, talc::wasm::WasmBinning> =
-        talc::cell::TalcSyncCell::new_wasm(talc::wasm::WasmGrowAndClaim);
+    static ALLOCATOR: talc::cell::TalcSyncCell<
+        talc::wasm::WasmGrowAndClaim,
+        talc::wasm::WasmBinning,
+    > = talc::cell::TalcSyncCell::new_wasm(talc::wasm::WasmGrowAndClaim);
 
     /// No panic is expected; if one happens the wasm traps, and the JavaScript caller gets a
     /// `RuntimeError` instead of a keeper in an unknown state.

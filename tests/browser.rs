@@ -470,8 +470,8 @@ async fn a_callback_may_stop_the_keeper_that_called_it() {
 #[wasm_bindgen_test]
 async fn the_rust_api_keeps_a_session_alive_without_javascript() {
     use session_keeper::Keeper;
-    use session_keeper::core::event::{Event, Reason};
-    use session_keeper::core::options::Options;
+    use session_keeper::keeper_core::event::{Event, Reason};
+    use session_keeper::keeper_core::options::Options;
 
     let id = create_session().await;
     let mut options = Options::new(format!("{SERVER}{TEMPLATE}"));

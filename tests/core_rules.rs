@@ -5,10 +5,12 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use session_keeper::keeper_core::event::{Event, ExpiryReason, Failure, Heartbeat, Reason, Source, State};
+use session_keeper::keeper_core::event::{
+    Event, ExpiryReason, Failure, Heartbeat, Reason, Source, State,
+};
 use session_keeper::keeper_core::machine::{Command, Input, Machine};
 use session_keeper::keeper_core::options::Timing;
-use session_keeper::keeper_core::reply::{ExpiresAt, Reply, ReplyBody};
+use session_keeper::keeper_core::reply::{Reply, ReplyBody, RetryAfter};
 use session_keeper::keeper_core::sim::{Record, Simulation, ok};
 
 const SEC: u64 = 1_000;
@@ -33,7 +35,7 @@ fn count(sim: &Simulation, pick: fn(&Event) -> bool) -> usize {
     sim.events().iter().filter(|(_, e)| pick(e)).count()
 }
 
-fn with_error(status: u16, code: &str, retry_after: Option<&str>) -> Reply {
+fn with_error(status: u16, code: &str, retry_after: Option<RetryAfter>) -> Reply {
     let mut reply = Reply::json(
         status,
         ReplyBody {
@@ -43,7 +45,7 @@ fn with_error(status: u16, code: &str, retry_after: Option<&str>) -> Reply {
         },
     );
     if let Reply::Http { retry_after: slot, .. } = &mut reply {
-        *slot = retry_after.map(str::to_string);
+        *slot = retry_after;
     }
     reply
 }
@@ -136,9 +138,7 @@ fn success_takes_the_expiry_from_ttl_seconds_expires_at_or_the_default() {
     let expiry_after = |body: ReplyBody| {
         let mut s = sim();
         s.set_latency(200);
-        s.set_server(move |_| {
-            Some(Reply::json(200, body.clone()))
-        });
+        s.set_server(move |_| Some(Reply::json(200, body.clone())));
         s.start();
         s.advance(200);
         s.machine.expires_at()
@@ -146,14 +146,12 @@ fn success_takes_the_expiry_from_ttl_seconds_expires_at_or_the_default() {
     let ttl = ReplyBody { ttl_seconds: Some(90.0), ..ReplyBody::default() };
     assert_eq!(expiry_after(ttl), Some(T0 + 90 * SEC), "counted from the send, never late");
     let text = ReplyBody {
-        expires_at: Some(ExpiresAt::Text("2027-01-15T08:01:00Z".into())),
+        // 2027-01-15T08:01:00Z, as the browser's date parser reads it.
+        expires_at: Some((T0 + MIN) as f64),
         ..ReplyBody::default()
     };
     assert_eq!(expiry_after(text), Some(T0 + MIN), "T0 is 2027-01-15T08:00:00Z");
-    let epoch = ReplyBody {
-        expires_at: Some(ExpiresAt::EpochMs((T0 + 42 * SEC) as f64)),
-        ..ReplyBody::default()
-    };
+    let epoch = ReplyBody { expires_at: Some((T0 + 42 * SEC) as f64), ..ReplyBody::default() };
     assert_eq!(expiry_after(epoch), Some(T0 + 42 * SEC));
     assert_eq!(
         expiry_after(ReplyBody::default()),
@@ -263,7 +261,7 @@ fn rate_limited_answers_wait_as_retry_after_says() {
     s.set_server(move |_| {
         counter.set(counter.get() + 1);
         Some(match counter.get() {
-            1 => with_error(429, "ERR_RATE_LIMITED", Some("30")),
+            1 => with_error(429, "ERR_RATE_LIMITED", Some(RetryAfter::Seconds(30))),
             _ => ok(1_200.0),
         })
     });
@@ -280,7 +278,9 @@ fn rate_limited_answers_wait_as_retry_after_says() {
 #[test]
 fn a_429_without_retry_after_backs_off() {
     let mut s = sim();
-    s.set_server(|_| Some(with_error(429, "ERR_RATE_LIMITED", Some("later, maybe"))));
+    s.set_server(|_| {
+        Some(with_error(429, "ERR_RATE_LIMITED", RetryAfter::read("later, maybe", Some(f64::NAN))))
+    });
     s.start();
     s.advance(2 * SEC);
     let sent = s.sent();
@@ -385,9 +385,7 @@ fn each_failure_episode_gets_its_own_warning_and_short_ones_none() {
     let down = |now: u64| {
         (T0 + 5 * MIN..T0 + 6 * MIN).contains(&now) || (T0 + 30 * MIN..T0 + 40 * MIN).contains(&now)
     };
-    s.set_server(move |now| {
-        Some(if down(now) { Reply::status(502) } else { ok(1_200.0) })
-    });
+    s.set_server(move |now| Some(if down(now) { Reply::status(502) } else { ok(1_200.0) }));
     s.start();
     s.advance_to(T0 + 20 * MIN);
     assert!(count(&s, |e| matches!(e, Event::Error(_))) >= 2);
@@ -493,7 +491,10 @@ fn becoming_visible_checks_the_wall_clock_too() {
     // Visible again only after the expiry.
     let mut m = s.machine.clone();
     let commands = m.handle(T0 + 21 * MIN, Input::Visible);
-    assert!(commands.contains(&Command::Emit(Event::Expired { reason: ExpiryReason::TtlElapsed, source: Source::ThisTab })));
+    assert!(commands.contains(&Command::Emit(Event::Expired {
+        reason: ExpiryReason::TtlElapsed,
+        source: Source::ThisTab
+    })));
     assert!(!commands.iter().any(|c| matches!(c, Command::Send { .. })));
 }
 
@@ -593,9 +594,7 @@ fn stop_aborts_the_request_in_flight_ignores_its_answer_and_start_begins_afresh(
         };
     m.handle(T0 + 1, Input::Stop);
     m.handle(T0 + 2, Input::Start);
-    assert!(
-        m.handle(T0 + 3, Input::Reply { request: first, reply: ok(5.0) }).is_empty()
-    );
+    assert!(m.handle(T0 + 3, Input::Reply { request: first, reply: ok(5.0) }).is_empty());
     assert_eq!(m.expires_at(), None);
 }
 

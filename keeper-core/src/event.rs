@@ -97,9 +97,16 @@ impl Reason {
 
     /// The reason named `text` by [`as_str`](Self::as_str).
     pub fn parse(text: &str) -> Option<Self> {
-        [Reason::Start, Reason::Timer, Reason::Activity, Reason::Manual, Reason::Resume, Reason::Retry]
-            .into_iter()
-            .find(|r| r.as_str() == text)
+        [
+            Reason::Start,
+            Reason::Timer,
+            Reason::Activity,
+            Reason::Manual,
+            Reason::Resume,
+            Reason::Retry,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
     }
 }
 

@@ -15,7 +15,6 @@
 //! - [`tabs`]: what the tabs of one session tell each other.
 //! - [`election`]: choosing the leader tab where the Web Locks API is missing.
 //! - [`live`]: the live channel's messages and reconnect rules.
-//! - [`date`]: the date formats answers carry.
 //! - [`text`]: decimal numbers without `core::fmt`.
 //! - [`sim`]: drivers that run machines through simulated time.
 //!
@@ -27,7 +26,6 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-pub mod date;
 pub mod election;
 pub mod event;
 pub mod live;

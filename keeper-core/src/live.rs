@@ -90,8 +90,8 @@ impl Link {
         }
         self.state = LinkState::Down;
         self.failures += 1;
-        let ceiling = (RECONNECT_MIN_MS << self.failures.min(16).saturating_sub(1))
-            .min(RECONNECT_MAX_MS);
+        let ceiling =
+            (RECONNECT_MIN_MS << self.failures.min(16).saturating_sub(1)).min(RECONNECT_MAX_MS);
         self.retry_at = now + ceiling - random % (ceiling / 2 + 1);
     }
 

@@ -23,7 +23,7 @@ use crate::event::{Event, ExpiryReason, Failure, Heartbeat, Presence, Reason, So
 use crate::live::{Link, Push};
 use crate::options::Timing;
 use crate::presence::IdleClock;
-use crate::reply::{Reply, Verdict, describe_failure, retry_after_ms};
+use crate::reply::{Reply, Verdict, describe_failure};
 use crate::tabs::{Fact, Snapshot};
 use crate::text::push_u64;
 
@@ -181,6 +181,9 @@ pub struct Machine {
     offline: bool,
     /// A follower's last forward of activity to the leader.
     forwarded_at: Option<u64>,
+    /// A follower asked the leader for a heartbeat (`beat()`, `activate()`) and heard no result
+    /// yet: if it becomes the leader first, it sends the heartbeat itself.
+    beat_requested: bool,
     idle: IdleClock,
     link: Option<Link>,
     /// The latest `now` seen, to notice the wall clock being set back.
@@ -210,6 +213,7 @@ impl Machine {
             warned: false,
             offline: false,
             forwarded_at: None,
+            beat_requested: false,
             link: None,
             last_now: 0,
         }
@@ -446,6 +450,7 @@ impl Machine {
             return;
         }
         if self.role == Role::Follower {
+            self.beat_requested = true;
             out.push(Command::Tell(Fact::BeatRequest));
         } else {
             self.beat_now(now, out);
@@ -467,6 +472,7 @@ impl Machine {
         self.idle.activate(at, source, out);
         if source == Source::ThisTab && self.role != Role::Solo {
             // The leader sends the heartbeat when it hears this.
+            self.beat_requested = self.role == Role::Follower;
             out.push(Command::Tell(Fact::Activate { at }));
         }
         if self.role != Role::Follower {
@@ -482,6 +488,14 @@ impl Machine {
         out.push(Command::Emit(Event::LeaderChange { leader: true }));
         if !self.state.is_active() || self.in_flight.is_some() {
             return;
+        }
+        if core::mem::take(&mut self.beat_requested) {
+            // This tab's page asked for a heartbeat that no leader sent.
+            return self.send(now, Reason::Manual, out);
+        }
+        if self.forwarded_at.take() > self.last_sent_at {
+            // Activity here that no leader heard: it is this tab's to send.
+            return self.send(now, Reason::Activity, out);
         }
         if self.last_sent_at.is_none() {
             // Nobody sent for this session yet: this is the start.
@@ -523,7 +537,11 @@ impl Machine {
             }
             Fact::Warning { since, failures } if !leader => {
                 self.warned = true;
-                out.push(Command::Emit(Event::Warning { since, failures, source: Source::OtherTab }));
+                out.push(Command::Emit(Event::Warning {
+                    since,
+                    failures,
+                    source: Source::OtherTab,
+                }));
             }
             Fact::Recovered { failures, downtime_ms } if !leader => {
                 let source = Source::OtherTab;
@@ -531,11 +549,12 @@ impl Machine {
             }
             Fact::Expired(reason) => self.expire(reason, Source::OtherTab, out),
             Fact::Extended { expires_at } => self.extend(now, expires_at),
-            Fact::Activity { at } => {
-                if self.idle.activity(at, Source::OtherTab, out) && leader && now >= self.beat_gate()
-                {
-                    self.send(now, Reason::Activity, out);
-                }
+            Fact::Activity { at }
+                if self.idle.activity(at, Source::OtherTab, out)
+                    && leader
+                    && now >= self.beat_gate() =>
+            {
+                self.send(now, Reason::Activity, out);
             }
             Fact::Activate { at } => self.activate(at, Source::OtherTab, out),
             Fact::BeatRequest if leader => self.beat_now(now, out),
@@ -720,7 +739,7 @@ impl Machine {
             }
             Verdict::Throttled => {
                 let wait = match reply {
-                    Reply::Http { retry_after: Some(value), .. } => retry_after_ms(value, now),
+                    Reply::Http { retry_after: Some(value), .. } => Some(value.wait_ms(now)),
                     _ => None,
                 };
                 self.fail(now, failure, Backoff::ServerAsked(wait), out);
@@ -734,9 +753,11 @@ impl Machine {
 
     /// A success, this tab's or the leader's.
     fn succeed(&mut self, heartbeat: Heartbeat, out: &mut Vec<Command>) {
+        self.beat_requested = false;
         let Heartbeat { sent_at, expires_at, latency_ms, source, .. } = heartbeat;
         let answered_at = sent_at + latency_ms;
-        self.expiry = Some(Expiry { at: expires_at, lifetime_ms: expires_at.saturating_sub(sent_at) });
+        self.expiry =
+            Some(Expiry { at: expires_at, lifetime_ms: expires_at.saturating_sub(sent_at) });
         self.last_success_at = self.last_success_at.max(Some(answered_at));
         self.last_sent_at = self.last_sent_at.max(Some(sent_at));
         self.anchor_at = self.anchor_at.max(sent_at);
@@ -754,6 +775,7 @@ impl Machine {
     }
 
     fn note_failure(&mut self, at: u64) {
+        self.beat_requested = false;
         self.failures += 1;
         self.failing_since.get_or_insert(at);
     }
@@ -763,9 +785,10 @@ impl Machine {
         out.push(Command::Emit(Event::Error(failure)));
         self.retry = match backoff {
             Backoff::None => None,
-            Backoff::ServerAsked(Some(wait)) => {
-                Some(Retry { at: self.before_expiry(now, now.saturating_add(wait)), server_asked: true })
-            }
+            Backoff::ServerAsked(Some(wait)) => Some(Retry {
+                at: self.before_expiry(now, now.saturating_add(wait)),
+                server_asked: true,
+            }),
             Backoff::Exponential | Backoff::ServerAsked(None) => {
                 let delay = self.backoff_delay();
                 Some(Retry { at: self.before_expiry(now, now + delay), server_asked: false })

@@ -94,13 +94,25 @@ impl Timing {
             return Err(OptionsError::NotPositive { option, value: "0".into() });
         }
         let order = [
-            ("activityThrottleMs", self.activity_throttle_ms, "intervalMs", self.interval_ms, false),
+            (
+                "activityThrottleMs",
+                self.activity_throttle_ms,
+                "intervalMs",
+                self.interval_ms,
+                false,
+            ),
             ("intervalMs", self.interval_ms, "ttlMs", self.ttl_ms, true),
             ("retryMinMs", self.retry_min_ms, "retryMaxMs", self.retry_max_ms, false),
         ];
         for (shorter, a, longer, b, strict) in order {
             if a > b || (strict && a == b) {
-                return Err(OptionsError::Order { shorter, shorter_ms: a, longer, longer_ms: b });
+                return Err(OptionsError::Order {
+                    shorter,
+                    shorter_ms: a,
+                    longer,
+                    longer_ms: b,
+                    equal_allowed: !strict,
+                });
             }
         }
         if let Some(idle) = self.idle
@@ -111,6 +123,7 @@ impl Timing {
                 shorter_ms: idle.prompt_before_ms,
                 longer: "idleTimeoutMs",
                 longer_ms: idle.timeout_ms,
+                equal_allowed: false,
             });
         }
         Ok(())
@@ -310,8 +323,9 @@ pub fn conventional_live_url(url: &str) -> Result<String, OptionsError> {
         Some(base) => Ok(concat(&[base, "/live"])),
         None => Err(OptionsError::Invalid {
             option: "live",
-            message: "true needs a url that ends in /heartbeat; give the live channel's URL instead"
-                .into(),
+            message:
+                "true needs a url that ends in /heartbeat; give the live channel's URL instead"
+                    .into(),
         }),
     }
 }
@@ -336,7 +350,9 @@ pub fn is_json_media_type(value: &str) -> bool {
     }
     match subtype.len().checked_sub(5).map(|at| subtype.split_at(at)) {
         Some((name, suffix)) => {
-            !name.is_empty() && suffix.eq_ignore_ascii_case(b"+json") && name.iter().all(|&b| is_token_byte(b))
+            !name.is_empty()
+                && suffix.eq_ignore_ascii_case(b"+json")
+                && name.iter().all(|&b| is_token_byte(b))
         }
         None => false,
     }
@@ -393,6 +409,8 @@ pub enum OptionsError {
         longer: &'static str,
         /// Its value.
         longer_ms: u64,
+        /// Whether the two may be equal.
+        equal_allowed: bool,
     },
     /// `body` is not a JSON object.
     BodyNotObject,
@@ -435,10 +453,15 @@ impl OptionsError {
             OptionsError::NotPositive { option, value } => {
                 concat(&[option, " must be a positive number of milliseconds, got ", value])
             }
-            OptionsError::Order { shorter, shorter_ms, longer, longer_ms } => {
+            OptionsError::Order { shorter, shorter_ms, longer, longer_ms, equal_allowed } => {
                 let mut out = concat(&[shorter, " ("]);
                 push_u64(&mut out, *shorter_ms);
-                out.push_str(&concat(&[") must be shorter than ", longer, " ("]));
+                let rule = if *equal_allowed {
+                    ") must not be longer than "
+                } else {
+                    ") must be shorter than "
+                };
+                out.push_str(&concat(&[rule, longer, " ("]));
                 push_u64(&mut out, *longer_ms);
                 out.push(')');
                 out
@@ -518,7 +541,10 @@ mod tests {
         assert_eq!(message(&o), "timeoutMs must be a positive number of milliseconds, got 0");
         let mut o = options();
         o.timing.activity_throttle_ms = 600_000;
-        assert_eq!(message(&o), "activityThrottleMs (600000) must be shorter than intervalMs (300000)");
+        assert_eq!(
+            message(&o),
+            "activityThrottleMs (600000) must not be longer than intervalMs (300000)"
+        );
         let mut o = options();
         o.timing.interval_ms = o.timing.ttl_ms;
         assert_eq!(message(&o), "intervalMs (1200000) must be shorter than ttlMs (1200000)");
@@ -600,6 +626,8 @@ mod tests {
     fn credentials_parse() {
         assert_eq!(Credentials::parse("include"), Ok(Credentials::Include));
         assert_eq!(Credentials::parse("omit").map(Credentials::as_str), Ok("omit"));
-        assert!(Credentials::parse("same_origin").unwrap_err().message().contains("\"same-origin\""));
+        assert!(
+            Credentials::parse("same_origin").unwrap_err().message().contains("\"same-origin\"")
+        );
     }
 }

@@ -1,15 +1,18 @@
 //! What a server's answer to a heartbeat means: the verdict of each status, the session's new
 //! expiry, and how long a `Retry-After` asks to wait.
 //!
+//! Dates in answers (an RFC 3339 `expires_at`, an HTTP-date `Retry-After`) are read by the
+//! browser's own date parser in the shell and arrive here as epoch milliseconds: a second date
+//! parser in the package would only add bytes.
+//!
 //! A 2xx is not always the server saying yes. Session middlewares answer an expired session with
 //! a redirect to a login page, which `fetch` follows to a 200 with HTML; proxies and captive
 //! portals answer 200 with HTML too. Neither is a successful heartbeat here.
 
 use alloc::string::String;
 
-use crate::date::{parse_http_date, parse_rfc3339};
 use crate::event::ExpiryReason;
-use crate::text::{concat, find, push_u64};
+use crate::text::{concat, find, parse_u64, push_u64};
 
 /// How a heartbeat request ended, as the browser shell saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,8 +21,8 @@ pub enum Reply {
     Http {
         /// The HTTP status of the final answer.
         status: u16,
-        /// The `Retry-After` header, when present.
-        retry_after: Option<String>,
+        /// The `Retry-After` header, when present and readable.
+        retry_after: Option<RetryAfter>,
         /// The `Content-Type` header, when present.
         content_type: Option<String>,
         /// Where the request ended up after redirects that left the heartbeat's path (see
@@ -74,8 +77,9 @@ pub enum Body {
 /// The fields of a JSON answer the keeper reads; every one is optional.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReplyBody {
-    /// `expires_at`: when the session expires.
-    pub expires_at: Option<ExpiresAt>,
+    /// `expires_at`: when the session expires, in epoch ms (a number as sent, or an RFC 3339
+    /// text read by the browser's date parser).
+    pub expires_at: Option<f64>,
     /// `ttl_seconds`: the session's remaining lifetime, in seconds.
     pub ttl_seconds: Option<f64>,
     /// `error.code`, e.g. `ERR_INVALID_CONTENT_TYPE`.
@@ -84,13 +88,45 @@ pub struct ReplyBody {
     pub error_message: Option<String>,
 }
 
-/// An `expires_at` value in either form the keeper accepts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ExpiresAt {
-    /// An RFC 3339 timestamp.
-    Text(String),
-    /// Epoch milliseconds.
-    EpochMs(f64),
+/// A `Retry-After` header: how long the server asks the keeper to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// Delta-seconds: `Retry-After: 120`.
+    Seconds(u64),
+    /// An HTTP date, in epoch ms: `Retry-After: Fri, 27 Nov 2026 10:00:00 GMT`.
+    At(u64),
+}
+
+impl RetryAfter {
+    /// Reads a header value: delta-seconds, or else the date `date_ms` that the caller's date
+    /// parser made of it (`NaN` or `None` when it is not a date either).
+    ///
+    /// ```
+    /// use keeper_core::reply::RetryAfter;
+    /// assert_eq!(RetryAfter::read(" 120 ", None), Some(RetryAfter::Seconds(120)));
+    /// assert_eq!(RetryAfter::read("Thu, 01 Jan 1970 00:01:00 GMT", Some(60_000.0)), Some(RetryAfter::At(60_000)));
+    /// assert_eq!(RetryAfter::read("soon", Some(f64::NAN)), None);
+    /// ```
+    pub fn read(value: &str, date_ms: Option<f64>) -> Option<RetryAfter> {
+        let value = value.trim_ascii();
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(RetryAfter::Seconds(parse_u64(value).unwrap_or(u64::MAX)));
+        }
+        epoch_ms(date_ms?).map(RetryAfter::At)
+    }
+
+    /// How many milliseconds to wait from `now`.
+    pub(crate) fn wait_ms(self, now: u64) -> u64 {
+        match self {
+            RetryAfter::Seconds(seconds) => seconds.min(u64::MAX / 2_000) * 1_000,
+            RetryAfter::At(at) => at.saturating_sub(now),
+        }
+    }
+}
+
+/// A finite, non-negative number of epoch milliseconds.
+fn epoch_ms(ms: f64) -> Option<u64> {
+    (ms.is_finite() && ms >= 0.0).then_some(ms as u64)
 }
 
 /// What the keeper does with an answer.
@@ -175,11 +211,7 @@ impl ReplyBody {
         if let Some(ttl) = self.ttl_seconds.filter(|t| t.is_finite() && *t >= 0.0) {
             return Some(sent_at.saturating_add((ttl * 1_000.0) as u64));
         }
-        match self.expires_at.as_ref()? {
-            ExpiresAt::Text(text) => parse_rfc3339(text),
-            ExpiresAt::EpochMs(ms) if ms.is_finite() && *ms >= 0.0 => Some(*ms as u64),
-            ExpiresAt::EpochMs(_) => None,
-        }
+        epoch_ms(self.expires_at?)
     }
 }
 
@@ -209,16 +241,6 @@ fn path_of(url: &str) -> &str {
         },
     };
     after_scheme.find('/').and_then(|at| after_scheme.get(at..)).unwrap_or("/")
-}
-
-/// How many milliseconds a `Retry-After` value asks to wait: delta-seconds or an HTTP date.
-pub(crate) fn retry_after_ms(value: &str, now: u64) -> Option<u64> {
-    let value = value.trim_ascii();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds = crate::text::parse_u64(value).unwrap_or(u64::MAX / 2_000);
-        return Some(seconds.min(u64::MAX / 2_000) * 1_000);
-    }
-    parse_http_date(value).map(|at| at.saturating_sub(now))
 }
 
 #[cfg(test)]
@@ -316,29 +338,31 @@ mod tests {
     #[test]
     fn expiry_prefers_ttl_seconds_then_expires_at() {
         let body = |ttl, at| ReplyBody { ttl_seconds: ttl, expires_at: at, ..Default::default() };
-        let text = |s: &str| Some(ExpiresAt::Text(s.into()));
-        assert_eq!(body(Some(1.5), text("1970-01-01T00:00:09Z")).expiry(1_000), Some(2_500));
-        assert_eq!(body(None, text("1970-01-01T00:00:09Z")).expiry(1_000), Some(9_000));
-        assert_eq!(body(None, Some(ExpiresAt::EpochMs(7_000.0))).expiry(1_000), Some(7_000));
-        assert_eq!(
-            body(Some(f64::NAN), Some(ExpiresAt::EpochMs(7_000.0))).expiry(1_000),
-            Some(7_000)
-        );
+        assert_eq!(body(Some(1.5), Some(9_000.0)).expiry(1_000), Some(2_500));
+        assert_eq!(body(None, Some(9_000.0)).expiry(1_000), Some(9_000));
+        assert_eq!(body(Some(f64::NAN), Some(7_000.0)).expiry(1_000), Some(7_000));
         assert_eq!(body(Some(-1.0), None).expiry(1_000), None);
-        assert_eq!(body(None, text("soon")).expiry(1_000), None);
-        assert_eq!(body(None, Some(ExpiresAt::EpochMs(f64::INFINITY))).expiry(1_000), None);
+        assert_eq!(
+            body(None, Some(f64::NAN)).expiry(1_000),
+            None,
+            "a date the browser could not read"
+        );
+        assert_eq!(body(None, Some(f64::INFINITY)).expiry(1_000), None);
         assert_eq!(body(None, None).expiry(1_000), None);
     }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(retry_after_ms("3", 0), Some(3_000));
-        assert_eq!(retry_after_ms(" 0 ", 0), Some(0));
-        assert_eq!(retry_after_ms("Thu, 01 Jan 1970 00:01:00 GMT", 15_000), Some(45_000));
-        assert_eq!(retry_after_ms("Thu, 01 Jan 1970 00:01:00 GMT", 90_000), Some(0));
-        assert_eq!(retry_after_ms("99999999999999999999999", 0), Some(u64::MAX / 2_000 * 1_000));
-        assert_eq!(retry_after_ms("-5", 0), None);
-        assert_eq!(retry_after_ms("soon", 0), None);
-        assert_eq!(retry_after_ms("", 0), None);
+        let wait = |value: &str, date: Option<f64>, now| {
+            RetryAfter::read(value, date).map(|r| r.wait_ms(now))
+        };
+        assert_eq!(wait("3", None, 0), Some(3_000));
+        assert_eq!(wait(" 0 ", None, 0), Some(0));
+        assert_eq!(wait("Thu, 01 Jan 1970 00:01:00 GMT", Some(60_000.0), 15_000), Some(45_000));
+        assert_eq!(wait("Thu, 01 Jan 1970 00:01:00 GMT", Some(60_000.0), 90_000), Some(0));
+        assert_eq!(wait("99999999999999999999999", None, 0), Some(u64::MAX / 2_000 * 1_000));
+        assert_eq!(wait("-5", Some(f64::NAN), 0), None);
+        assert_eq!(wait("soon", None, 0), None);
+        assert_eq!(wait("", None, 0), None);
     }
 }

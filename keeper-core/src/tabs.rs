@@ -92,178 +92,159 @@ pub enum Message {
     Ballot(Ballot),
 }
 
-/// Fields are separated by newlines; free text goes last so it may hold anything.
-const SEP: char = '\n';
+/// Numbers are separated by commas after the tag; free texts follow, each after a newline, the
+/// last one running to the end so that it may hold anything.
+const NONE: u64 = u64::MAX;
 
 impl Message {
-    /// The wire form: a letter, then the fields.
+    /// The wire form: a letter, the numbers, then the texts.
     ///
     /// ```
     /// use keeper_core::tabs::{Fact, Message};
     /// let message = Message::Fact(Fact::Activity { at: 1_800_000_000_000 });
+    /// assert_eq!(message.encode(), "a1800000000000");
     /// assert_eq!(Message::decode(&message.encode()), Some(message));
     /// ```
     pub fn encode(&self) -> String {
-        let mut w = Writer(String::new());
-        match self {
-            Message::Ballot(Ballot::Beacon(id)) => w.tag('L').num(*id),
-            Message::Ballot(Ballot::Claim(id)) => w.tag('C').num(*id),
-            Message::Ballot(Ballot::Resign(id)) => w.tag('R').num(*id),
+        let opt = |n: Option<u64>| n.unwrap_or(NONE);
+        let (tag, numbers): (u8, &[u64]) = match self {
+            Message::Ballot(Ballot::Beacon(id)) => (b'L', &[*id]),
+            Message::Ballot(Ballot::Claim(id)) => (b'C', &[*id]),
+            Message::Ballot(Ballot::Resign(id)) => (b'R', &[*id]),
             Message::Fact(fact) => match fact {
-                Fact::Hello => w.tag('h'),
-                Fact::Snapshot(s) => w
-                    .tag('s')
-                    .opt(s.expires_at)
-                    .num(s.lifetime_ms)
-                    .opt(s.last_sent_at)
-                    .opt(s.last_success_at)
-                    .num(u64::from(s.failures))
-                    .opt(s.failing_since)
-                    .num(u64::from(s.warned))
-                    .opt(s.last_activity_at),
-                Fact::Beat(h) => w
-                    .tag('b')
-                    .text(h.reason.as_str())
-                    .num(u64::from(h.status))
-                    .num(h.sent_at)
-                    .num(h.expires_at)
-                    .num(h.latency_ms),
-                Fact::Failed(f) => w
-                    .tag('f')
-                    .text(f.reason.as_str())
-                    .num(u64::from(f.status))
-                    .num(f.sent_at)
-                    .text(&f.code.replace(SEP, " "))
-                    .text(&f.message),
-                Fact::Warning { since, failures } => {
-                    w.tag('w').num(*since).num(u64::from(*failures))
-                }
+                Fact::Hello => (b'h', &[]),
+                Fact::Snapshot(s) => (
+                    b's',
+                    &[
+                        opt(s.expires_at),
+                        s.lifetime_ms,
+                        opt(s.last_sent_at),
+                        opt(s.last_success_at),
+                        u64::from(s.failures),
+                        opt(s.failing_since),
+                        u64::from(s.warned),
+                        opt(s.last_activity_at),
+                    ],
+                ),
+                Fact::Beat(h) => (
+                    b'b',
+                    &[h.reason as u64, u64::from(h.status), h.sent_at, h.expires_at, h.latency_ms],
+                ),
+                Fact::Failed(f) => (b'f', &[f.reason as u64, u64::from(f.status), f.sent_at]),
+                Fact::Warning { since, failures } => (b'w', &[*since, u64::from(*failures)]),
                 Fact::Recovered { failures, downtime_ms } => {
-                    w.tag('r').num(u64::from(*failures)).num(*downtime_ms)
+                    (b'r', &[u64::from(*failures), *downtime_ms])
                 }
-                Fact::Expired(reason) => w.tag('x').text(reason.as_str()),
-                Fact::Extended { expires_at } => w.tag('e').num(*expires_at),
-                Fact::Activity { at } => w.tag('a').num(*at),
-                Fact::Activate { at } => w.tag('v').num(*at),
-                Fact::BeatRequest => w.tag('q'),
+                Fact::Expired(reason) => (b'x', &[*reason as u64]),
+                Fact::Extended { expires_at } => (b'e', &[*expires_at]),
+                Fact::Activity { at } => (b'a', &[*at]),
+                Fact::Activate { at } => (b'v', &[*at]),
+                Fact::BeatRequest => (b'q', &[]),
             },
         };
-        w.0
+        let mut out = String::new();
+        out.push(char::from(tag));
+        for (i, &n) in numbers.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if n != NONE {
+                push_u64(&mut out, n);
+            }
+        }
+        if let Message::Fact(Fact::Failed(f)) = self {
+            // Only the last text may hold a newline: it runs to the end.
+            out.push('\n');
+            out.extend(f.code.chars().map(|c| if c == '\n' { ' ' } else { c }));
+            out.push('\n');
+            out.push_str(&f.message);
+        }
+        out
     }
 
     /// Reads [`encode`](Self::encode)'s form; `None` for anything else, which is ignored.
     pub fn decode(text: &str) -> Option<Message> {
-        let mut chars = text.chars();
-        let tag = chars.next()?;
-        let rest = chars.as_str();
-        let mut fields = Fields(if rest.is_empty() { None } else { Some(rest.strip_prefix(SEP)?) });
-        let fact = match tag {
-            'L' => return Some(Message::Ballot(Ballot::Beacon(fields.num()?))),
-            'C' => return Some(Message::Ballot(Ballot::Claim(fields.num()?))),
-            'R' => return Some(Message::Ballot(Ballot::Resign(fields.num()?))),
-            'h' => Fact::Hello,
-            's' => Fact::Snapshot(Snapshot {
-                expires_at: fields.opt()?,
-                lifetime_ms: fields.num()?,
-                last_sent_at: fields.opt()?,
-                last_success_at: fields.opt()?,
-                failures: fields.small()?,
-                failing_since: fields.opt()?,
-                warned: fields.num()? != 0,
-                last_activity_at: fields.opt()?,
-            }),
-            'b' => Fact::Beat(Heartbeat {
-                reason: Reason::parse(fields.next()?)?,
-                status: u16::try_from(fields.num()?).ok()?,
-                sent_at: fields.num()?,
-                expires_at: fields.num()?,
-                latency_ms: fields.num()?,
-                source: Source::OtherTab,
-            }),
-            'f' => Fact::Failed(Failure {
-                reason: Reason::parse(fields.next()?)?,
-                status: u16::try_from(fields.num()?).ok()?,
-                sent_at: fields.num()?,
-                code: fields.next()?.into(),
-                message: fields.rest()?.into(),
-                source: Source::OtherTab,
-            }),
-            'w' => Fact::Warning { since: fields.num()?, failures: fields.small()? },
-            'r' => Fact::Recovered { failures: fields.small()?, downtime_ms: fields.num()? },
-            'x' => Fact::Expired(ExpiryReason::parse(fields.next()?)?),
-            'e' => Fact::Extended { expires_at: fields.num()? },
-            'a' => Fact::Activity { at: fields.num()? },
-            'v' => Fact::Activate { at: fields.num()? },
-            'q' => Fact::BeatRequest,
+        let (head, texts) = text.split_once('\n').unwrap_or((text, ""));
+        let (&tag, digits) = head.as_bytes().split_first()?;
+        let mut n = [NONE; 8];
+        let mut count = 0;
+        if !digits.is_empty() {
+            for field in head.get(1..)?.split(',') {
+                *n.get_mut(count)? = if field.is_empty() { NONE } else { parse_u64(field)? };
+                count += 1;
+            }
+        }
+        let opt = |v: u64| (v != NONE).then_some(v);
+        let small = |v: u64| u32::try_from(v).ok();
+        let (expected, message) = match tag {
+            b'L' => (1, Message::Ballot(Ballot::Beacon(n[0]))),
+            b'C' => (1, Message::Ballot(Ballot::Claim(n[0]))),
+            b'R' => (1, Message::Ballot(Ballot::Resign(n[0]))),
+            b'h' => (0, Message::Fact(Fact::Hello)),
+            b's' => (
+                8,
+                Message::Fact(Fact::Snapshot(Snapshot {
+                    expires_at: opt(n[0]),
+                    lifetime_ms: n[1],
+                    last_sent_at: opt(n[2]),
+                    last_success_at: opt(n[3]),
+                    failures: small(n[4])?,
+                    failing_since: opt(n[5]),
+                    warned: n[6] == 1,
+                    last_activity_at: opt(n[7]),
+                })),
+            ),
+            b'b' => (
+                5,
+                Message::Fact(Fact::Beat(Heartbeat {
+                    reason: reason(n[0])?,
+                    status: u16::try_from(n[1]).ok()?,
+                    sent_at: n[2],
+                    expires_at: n[3],
+                    latency_ms: n[4],
+                    source: Source::OtherTab,
+                })),
+            ),
+            b'f' => {
+                let (code, message) = texts.split_once('\n')?;
+                let failure = Failure {
+                    reason: reason(n[0])?,
+                    status: u16::try_from(n[1]).ok()?,
+                    sent_at: n[2],
+                    code: code.into(),
+                    message: message.into(),
+                    source: Source::OtherTab,
+                };
+                (3, Message::Fact(Fact::Failed(failure)))
+            }
+            b'w' => (2, Message::Fact(Fact::Warning { since: n[0], failures: small(n[1])? })),
+            b'r' => {
+                (2, Message::Fact(Fact::Recovered { failures: small(n[0])?, downtime_ms: n[1] }))
+            }
+            b'x' => (1, Message::Fact(Fact::Expired(*EXPIRY_REASONS.get(n[0] as usize)?))),
+            b'e' => (1, Message::Fact(Fact::Extended { expires_at: n[0] })),
+            b'a' => (1, Message::Fact(Fact::Activity { at: n[0] })),
+            b'v' => (1, Message::Fact(Fact::Activate { at: n[0] })),
+            b'q' => (0, Message::Fact(Fact::BeatRequest)),
             _ => return None,
         };
-        fields.end().then_some(Message::Fact(fact))
+        let texts_ok = (tag == b'f') || texts.is_empty() && !text.contains('\n');
+        (count == expected && texts_ok).then_some(message)
     }
 }
 
-struct Writer(String);
+const REASONS: [Reason; 6] =
+    [Reason::Start, Reason::Timer, Reason::Activity, Reason::Manual, Reason::Resume, Reason::Retry];
 
-impl Writer {
-    fn tag(&mut self, tag: char) -> &mut Self {
-        self.0.push(tag);
-        self
-    }
+const EXPIRY_REASONS: [ExpiryReason; 4] = [
+    ExpiryReason::NotFound,
+    ExpiryReason::Unauthorized,
+    ExpiryReason::TtlElapsed,
+    ExpiryReason::Revoked,
+];
 
-    fn text(&mut self, text: &str) -> &mut Self {
-        self.0.push(SEP);
-        self.0.push_str(text);
-        self
-    }
-
-    fn num(&mut self, n: u64) -> &mut Self {
-        self.0.push(SEP);
-        push_u64(&mut self.0, n);
-        self
-    }
-
-    fn opt(&mut self, n: Option<u64>) -> &mut Self {
-        match n {
-            Some(n) => self.num(n),
-            None => self.text(""),
-        }
-    }
-}
-
-struct Fields<'a>(Option<&'a str>);
-
-impl<'a> Fields<'a> {
-    fn next(&mut self) -> Option<&'a str> {
-        let text = self.0?;
-        let (field, rest) = match text.split_once(SEP) {
-            Some((field, rest)) => (field, Some(rest)),
-            None => (text, None),
-        };
-        self.0 = rest;
-        Some(field)
-    }
-
-    fn rest(&mut self) -> Option<&'a str> {
-        self.0.take()
-    }
-
-    fn num(&mut self) -> Option<u64> {
-        parse_u64(self.next()?)
-    }
-
-    fn small(&mut self) -> Option<u32> {
-        u32::try_from(self.num()?).ok()
-    }
-
-    fn opt(&mut self) -> Option<Option<u64>> {
-        match self.next()? {
-            "" => Some(None),
-            text => parse_u64(text).map(Some),
-        }
-    }
-
-    fn end(&self) -> bool {
-        self.0.is_none()
-    }
+fn reason(n: u64) -> Option<Reason> {
+    REASONS.get(usize::try_from(n).ok()?).copied()
 }
 
 #[cfg(test)]
@@ -290,7 +271,7 @@ mod tests {
             source: Source::OtherTab,
         };
         let messages = vec![
-            Message::Ballot(Ballot::Beacon(u64::MAX)),
+            Message::Ballot(Ballot::Beacon(1 << 53)),
             Message::Ballot(Ballot::Claim(0)),
             Message::Ballot(Ballot::Resign(42)),
             Message::Fact(Fact::Hello),
@@ -342,8 +323,22 @@ mod tests {
     #[test]
     fn anything_else_is_ignored() {
         for junk in [
-            "", "z", "a", "a\n", "a\nx", "a\n1\n2", "b\nsoon\n200\n1\n2\n3", "b\ntimer\n70000\n1\n2\n3",
-            "x\nlater", "L\n-1", "s\n\n\n", "w\n1\n99999999999", "hh", "h\n",
+            "",
+            "z",
+            "a",
+            "a\n",
+            "a1\nx",
+            "a1,2",
+            "b9,200,1,2,3",
+            "b1,70000,1,2,3",
+            "x9",
+            "L-1",
+            "s,,",
+            "w1,99999999999",
+            "hh",
+            "h\n",
+            "a,",
+            "f1,500,1\nno message line",
         ] {
             assert_eq!(Message::decode(junk), None, "{junk:?}");
         }

@@ -8,11 +8,11 @@
 use alloc::boxed::Box;
 use alloc::rc::Rc;
 use alloc::string::String;
-use core::cell::RefCell;
+use core::cell::Cell;
 
 use js_sys::{JSON, Reflect};
 use keeper_core::options::{Credentials, Endpoint};
-use keeper_core::reply::{Body, ExpiresAt, Reply, ReplyBody, redirected_elsewhere};
+use keeper_core::reply::{Body, Reply, ReplyBody, RetryAfter, redirected_elsewhere};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, RequestInit, Response, Window};
 
@@ -25,10 +25,13 @@ pub(crate) struct Poster {
     init: RequestInit,
 }
 
+/// Where a request's end is reported, once.
+type Report = Box<dyn FnOnce(Reply)>;
+
 /// What the first half of an answer said, kept until its body is read.
 struct Head {
     status: u16,
-    retry_after: Option<String>,
+    retry_after: Option<RetryAfter>,
     content_type: Option<String>,
     redirected_to: Option<String>,
 }
@@ -59,35 +62,36 @@ impl Poster {
     ) -> Option<AbortController> {
         let controller = AbortController::new().ok()?;
         let signal = controller.signal();
-        self.init.set_signal(Some(&signal));
+        let _ = Reflect::set(&self.init, &"signal".into(), &signal);
         let promise = window.fetch_with_str_and_init(&self.url, &self.init);
-        let head: Rc<RefCell<Option<Head>>> = Rc::default();
-        let report: Rc<RefCell<Option<Box<dyn FnOnce(Reply)>>>> =
-            Rc::new(RefCell::new(Some(Box::new(report))));
+        let head: Rc<Cell<Option<Head>>> = Rc::default();
+        let report: Cell<Option<Report>> = Cell::new(Some(Box::new(report)));
         let url = self.url.clone();
         let seen = head.clone();
-        let on_response = one_shot(move |value| {
-            let response: Response = value.unchecked_into();
-            let landed = response.url();
-            let headers = response.headers();
-            *seen.borrow_mut() = Some(Head {
-                status: response.status(),
-                retry_after: headers.get("retry-after").ok().flatten(),
-                content_type: headers.get("content-type").ok().flatten(),
-                redirected_to: (response.redirected() && redirected_elsewhere(&url, &landed))
-                    .then_some(landed),
+        let on_response =
+            one_shot(move |value| {
+                let response: Response = value.unchecked_into();
+                let landed = response.url();
+                let headers = response.headers();
+                seen.set(Some(Head {
+                    status: response.status(),
+                    retry_after: headers.get("retry-after").ok().flatten().and_then(|value| {
+                        RetryAfter::read(&value, Some(js_sys::Date::parse(&value)))
+                    }),
+                    content_type: headers.get("content-type").ok().flatten(),
+                    redirected_to: (response.redirected() && redirected_elsewhere(&url, &landed))
+                        .then_some(landed),
+                }));
+                response.text().map(JsValue::from).unwrap_or_default()
             });
-            response.text().map(JsValue::from).unwrap_or_default()
-        });
+        // An aborted request still ends here (with an AbortError); the machine ignores the
+        // answer to a request it no longer waits for.
         let finish = move |text: Option<String>, error: JsValue| {
-            if signal.aborted() {
-                return;
-            }
-            let reply = match head.borrow_mut().take() {
+            let reply = match head.take() {
                 Some(head) => answer(head, text.as_deref().unwrap_or("")),
                 None => Reply::Network { message: error_message(&error) },
             };
-            if let Some(report) = report.borrow_mut().take() {
+            if let Some(report) = report.take() {
                 report(reply);
             }
         };
@@ -142,9 +146,9 @@ pub(crate) fn read_fields(json: &JsValue) -> ReplyBody {
     let error = field(json, "error");
     let error_text = |key| error.as_ref().and_then(|e| field(e, key)).and_then(|v| v.as_string());
     ReplyBody {
-        expires_at: field(json, "expires_at").and_then(|v| {
-            v.as_string().map(ExpiresAt::Text).or_else(|| v.as_f64().map(ExpiresAt::EpochMs))
-        }),
+        // An RFC 3339 text is read by the browser's date parser; a number is epoch ms.
+        expires_at: field(json, "expires_at")
+            .and_then(|v| v.as_f64().or_else(|| v.as_string().map(|t| js_sys::Date::parse(&t)))),
         ttl_seconds: field(json, "ttl_seconds").and_then(|v| v.as_f64()),
         error_code: error_text("code"),
         error_message: error_text("message"),

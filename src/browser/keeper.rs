@@ -11,6 +11,7 @@ use alloc::rc::{Rc, Weak};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
+use core::mem::take;
 
 use js_sys::Function;
 use keeper_core::election::Step;
@@ -19,13 +20,13 @@ use keeper_core::machine::{Command, Input, Machine, RequestId, Role};
 use keeper_core::options::{Options, OptionsError};
 use keeper_core::tabs::Message;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, Document, VisibilityState, Window};
+use web_sys::{AbortController, Document, Window};
 
 use super::fetch::Poster;
 use super::listen::Listeners;
 use super::live::LiveSocket;
 use super::tabs::TabLink;
-use super::{Handler, handler, now_ms};
+use super::{Handler, handler, now_ms, prop};
 
 /// Why a shell could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,23 +51,23 @@ impl KeeperError {
 }
 
 /// How a `beat()` ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BeatOutcome {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BeatOutcome<'a> {
     /// A heartbeat succeeded (this tab's, or the leader's).
-    Heartbeat(Heartbeat),
+    Heartbeat(&'a Heartbeat),
     /// A heartbeat failed; the same failure was reported as an error event.
-    Failed(Failure),
+    Failed(&'a Failure),
     /// The keeper is not running (ready, stopped or expired), so nothing was sent.
     NotRunning(State),
 }
 
-type Waiter = Box<dyn FnOnce(BeatOutcome)>;
+type Waiter = Box<dyn FnOnce(BeatOutcome<'_>)>;
 
 /// One keeper's browser side. See the [module docs](self).
 pub struct Shell {
     machine: RefCell<Machine>,
     /// [`Machine::activity_gate`], read by the activity listener on every event.
-    gate: Rc<Cell<u64>>,
+    gate: Cell<u64>,
     poster: Poster,
     activity_events: Vec<String>,
     live_url: Option<String>,
@@ -75,24 +76,23 @@ pub struct Shell {
     on_event: Box<dyn Fn(&Event)>,
     on_tick: Handler,
     alarm: Cell<Option<(u64, i32)>>,
-    listeners: RefCell<Vec<Listeners>>,
-    request: RefCell<Option<(RequestId, AbortController)>>,
-    waiters: RefCell<Vec<Waiter>>,
-    tabs: RefCell<Option<TabLink>>,
+    // The fields below are taken out and put back (`Cell::take`), never borrowed: nothing in
+    // the package can panic on a borrow.
+    listeners: Cell<Option<[Listeners; 2]>>,
+    request: Cell<Option<(RequestId, AbortController)>>,
+    waiters: Cell<Vec<Waiter>>,
+    tabs: Cell<Option<TabLink>>,
     /// Hidden for good or frozen: not competing to lead until shown again.
     parked: Cell<bool>,
-    live: RefCell<Option<LiveSocket>>,
+    live: Cell<Option<LiveSocket>>,
     me: Weak<Shell>,
 }
 
 impl Shell {
     /// Checks `options` and builds a keeper in the `ready` state; `on_event` hears every event.
-    pub fn new(
-        options: Options,
-        on_event: Box<dyn Fn(&Event)>,
-    ) -> Result<Rc<Shell>, KeeperError> {
+    pub fn new(options: Options, on_event: Box<dyn Fn(&Event)>) -> Result<Rc<Shell>, KeeperError> {
         let endpoint = options.validate().map_err(KeeperError::Options)?;
-        let window = web_sys::window().ok_or(KeeperError::NoDocument)?;
+        let window = super::window().ok_or(KeeperError::NoDocument)?;
         let document = window.document().ok_or(KeeperError::NoDocument)?;
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         Ok(Rc::new_cyclic(|me: &Weak<Shell>| {
@@ -110,7 +110,7 @@ impl Shell {
             let ticker = me.clone();
             Shell {
                 machine: RefCell::new(machine),
-                gate: Rc::new(Cell::new(u64::MAX)),
+                gate: Cell::new(u64::MAX),
                 poster: Poster::new(&endpoint, &options.body, options.credentials),
                 activity_events: options.activity_events,
                 live_url: endpoint.live,
@@ -124,12 +124,12 @@ impl Shell {
                     JsValue::UNDEFINED
                 }),
                 alarm: Cell::new(None),
-                listeners: RefCell::new(Vec::new()),
-                request: RefCell::new(None),
-                waiters: RefCell::new(Vec::new()),
-                tabs: RefCell::new(tabs),
+                listeners: Cell::new(None),
+                request: Cell::new(None),
+                waiters: Cell::new(Vec::new()),
+                tabs: Cell::new(tabs),
                 parked: Cell::new(false),
-                live: RefCell::new(None),
+                live: Cell::new(None),
                 me: me.clone(),
             }
         }))
@@ -137,8 +137,8 @@ impl Shell {
 
     /// Starts heartbeats and activity listening; does nothing if already running.
     pub fn start(&self) {
-        let online = self.window.navigator().on_line();
-        self.feed(if online { Input::Online } else { Input::Offline });
+        let offline = prop(&prop(&self.window, "navigator"), "onLine") == JsValue::FALSE;
+        self.feed(if offline { Input::Offline } else { Input::Online });
         self.feed(Input::Start);
     }
 
@@ -152,7 +152,9 @@ impl Shell {
     pub fn beat(&self, waiter: Waiter) {
         let state = self.state();
         if state.is_active() {
-            self.waiters.borrow_mut().push(waiter);
+            let mut waiters = self.waiters.take();
+            waiters.push(waiter);
+            self.waiters.set(waiters);
             self.feed(Input::Manual);
         } else {
             waiter(BeatOutcome::NotRunning(state));
@@ -165,24 +167,25 @@ impl Shell {
         self.feed(Input::Activate);
     }
 
-    /// The machine, to read its state.
-    pub fn machine(&self) -> core::cell::Ref<'_, Machine> {
-        self.machine.borrow()
+    /// Reads the machine; `None` only if asked from inside a machine step, which the shell
+    /// never does (callbacks run after it).
+    pub fn read<T>(&self, f: impl FnOnce(&Machine) -> T) -> Option<T> {
+        self.machine.try_borrow().ok().map(|machine| f(&machine))
     }
 
     /// The state now.
     pub fn state(&self) -> State {
-        self.machine.borrow().state()
+        self.read(Machine::state).unwrap_or(State::Stopped)
     }
 
     /// Whether the user is active, prompted or idle.
     pub fn presence(&self) -> Presence {
-        self.machine.borrow().presence()
+        self.read(Machine::presence).unwrap_or(Presence::Active)
     }
 
     /// True while this tab sends the heartbeats for every tab of the session (or alone).
     pub fn is_leader(&self) -> bool {
-        self.machine.borrow().role() != Role::Follower
+        self.read(|m| m.role() != Role::Follower).unwrap_or(false)
     }
 
     /// Applies one input now: carries out the machine's commands, brings the timer, listeners
@@ -190,23 +193,25 @@ impl Shell {
     /// no borrow held, so they see a consistent keeper and may call back into it.
     pub(crate) fn feed(&self, input: Input) {
         let now = now_ms();
-        let commands = self.machine.borrow_mut().handle(now, input);
-        let mut events = Vec::new();
-        for command in commands {
+        let Ok(mut machine) = self.machine.try_borrow_mut() else { return };
+        let commands = machine.handle(now, input);
+        drop(machine);
+        for command in &commands {
             match command {
-                Command::Send { request, .. } => self.send(request),
-                Command::Abort { request } => self.abort(request),
-                Command::Emit(event) => events.push(event),
-                Command::Tell(fact) => self.post(&Message::Fact(fact)),
+                Command::Send { request, .. } => self.send(*request),
+                Command::Abort { request } => self.abort(*request),
+                Command::Emit(_) => {}
+                Command::Tell(fact) => self.post(&Message::Fact(fact.clone())),
                 Command::Connect => self.connect(),
-                Command::Disconnect => drop(self.live.borrow_mut().take()),
+                Command::Disconnect => self.live.set(None),
             }
         }
         let steps = self.sync(now);
-        for event in &events {
+        for command in &commands {
+            let Command::Emit(event) = command else { continue };
             match event {
-                Event::Heartbeat(h) => self.settle(BeatOutcome::Heartbeat(h.clone())),
-                Event::Error(f) => self.settle(BeatOutcome::Failed(f.clone())),
+                Event::Heartbeat(h) => self.settle(BeatOutcome::Heartbeat(h)),
+                Event::Error(f) => self.settle(BeatOutcome::Failed(f)),
                 Event::Warning { .. } => web_sys::console::warn_1(
                     &"session-keeper: heartbeats have been failing for failureWarningMs".into(),
                 ),
@@ -237,18 +242,19 @@ impl Shell {
         if self.with_tabs(|tabs| tabs.granted(&release).then_some(())).is_some() {
             self.feed(Input::Lead);
         } else {
-            let _ = release.call0(&JsValue::UNDEFINED);
+            let _ = release.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED);
         }
     }
 
     fn with_tabs<T: Default>(&self, f: impl FnOnce(&mut TabLink) -> T) -> T {
-        self.tabs.borrow_mut().as_mut().map(f).unwrap_or_default()
+        let mut tabs = self.tabs.take();
+        let result = tabs.as_mut().map(f).unwrap_or_default();
+        self.tabs.set(tabs);
+        result
     }
 
     fn post(&self, message: &Message) {
-        if let Some(tabs) = self.tabs.borrow().as_ref() {
-            tabs.post(message);
-        }
+        self.with_tabs(|tabs| tabs.post(message));
     }
 
     fn apply(&self, steps: Vec<Step>) {
@@ -272,34 +278,33 @@ impl Shell {
         let me = self.me.clone();
         let controller = self.poster.post(&self.window, move |reply| {
             if let Some(shell) = me.upgrade() {
-                shell.request.borrow_mut().take();
                 shell.feed(Input::Reply { request, reply });
             }
         });
-        *self.request.borrow_mut() = controller.map(|c| (request, c));
+        self.request.set(controller.map(|c| (request, c)));
     }
 
     fn abort(&self, request: RequestId) {
-        let current = self.request.borrow_mut().take_if(|(id, _)| *id == request);
-        if let Some((_, controller)) = current {
-            controller.abort();
+        match self.request.take() {
+            Some((id, controller)) if id == request => controller.abort(),
+            other => self.request.set(other),
         }
     }
 
     fn connect(&self) {
-        let socket = self.live_url.as_deref().and_then(|url| LiveSocket::open(url, self.me.clone()));
+        let socket =
+            self.live_url.as_deref().and_then(|url| LiveSocket::open(url, self.me.clone()));
         let failed = socket.is_none();
-        *self.live.borrow_mut() = socket;
+        self.live.set(socket);
         if failed {
             self.feed(Input::LinkDown);
         }
     }
 
     /// A heartbeat or failure answers every pending `beat()`.
-    fn settle(&self, outcome: BeatOutcome) {
-        let waiters = core::mem::take(&mut *self.waiters.borrow_mut());
-        for waiter in waiters {
-            waiter(outcome.clone());
+    fn settle(&self, outcome: BeatOutcome<'_>) {
+        for waiter in self.waiters.take() {
+            waiter(outcome);
         }
     }
 
@@ -307,7 +312,7 @@ impl Shell {
     /// returns the election steps to apply once the page has heard the events.
     fn sync(&self, now: u64) -> Vec<Step> {
         let active = self.state().is_active();
-        self.gate.set(self.machine.borrow().activity_gate());
+        self.gate.set(self.read(Machine::activity_gate).unwrap_or(u64::MAX));
         let steps = if active && !self.parked.get() {
             let me = self.me.clone();
             self.with_tabs(|tabs| if tabs.joined() { Vec::new() } else { tabs.join(now, &me) })
@@ -316,13 +321,12 @@ impl Shell {
         } else {
             Vec::new()
         };
-        let listening = !self.listeners.borrow().is_empty();
-        if active && !listening {
-            let listeners = [self.activity_listeners(), self.lifecycle_listeners()];
-            *self.listeners.borrow_mut() = listeners.into();
-        } else if !active && listening {
-            self.listeners.borrow_mut().clear();
-        }
+        let listeners = self.listeners.take();
+        self.listeners.set(match listeners {
+            None if active => Some([self.activity_listeners(), self.lifecycle_listeners()]),
+            _ if !active => None,
+            kept => kept,
+        });
         self.sync_alarm(now);
         steps
     }
@@ -330,7 +334,7 @@ impl Shell {
     /// Keeps exactly one timer, armed for the earliest of the machine's and the election's
     /// wake-ups.
     fn sync_alarm(&self, now: u64) {
-        let wake = [self.machine.borrow().next_wake(), self.with_tabs(|t| t.next_wake())]
+        let wake = [self.read(Machine::next_wake).flatten(), self.with_tabs(|t| t.next_wake())]
             .into_iter()
             .flatten()
             .min();
@@ -355,10 +359,10 @@ impl Shell {
     /// User activity: the handler runs on every mouse move, so it is one clock read and one
     /// comparison against the gate; no allocation, no string crossing into wasm, no borrow.
     fn activity_listeners(&self) -> Listeners {
-        let (gate, me) = (self.gate.clone(), self.me.clone());
+        let me = self.me.clone();
         let mut listeners = Listeners::new(handler(move |_| {
-            if now_ms() >= gate.get()
-                && let Some(shell) = me.upgrade()
+            if let Some(shell) = me.upgrade()
+                && now_ms() >= shell.gate.get()
             {
                 shell.feed(Input::Activity);
             }
@@ -406,7 +410,7 @@ impl Shell {
                 self.feed(Input::Visible);
             }
             _ => {
-                if self.document.visibility_state() == VisibilityState::Visible {
+                if !self.document.hidden() {
                     self.feed(Input::Visible);
                 }
             }
@@ -419,11 +423,11 @@ impl Drop for Shell {
         if let Some((_, id)) = self.alarm.take() {
             self.window.clear_timeout_with_handle(id);
         }
-        if let Some((_, controller)) = self.request.get_mut().take() {
+        if let Some((_, controller)) = self.request.take() {
             controller.abort();
         }
         let state = self.machine.get_mut().state();
-        for waiter in self.waiters.get_mut().drain(..) {
+        for waiter in take(self.waiters.get_mut()) {
             waiter(BeatOutcome::NotRunning(if state.is_active() { State::Stopped } else { state }));
         }
     }

@@ -9,32 +9,32 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Event, MessageEvent, WebSocket};
 
 use super::fetch::{field, read_fields};
+use super::handler;
 use super::keeper::Shell;
-use super::{Handler, handler};
+use super::listen::Listeners;
 
 /// An open (or opening) live channel; dropping it closes the socket and silences its handlers.
 pub(crate) struct LiveSocket {
     socket: WebSocket,
-    _handler: Handler,
+    _listeners: Listeners,
 }
 
 impl LiveSocket {
     /// Opens `url`; `None` when the browser refuses the URL at once.
     pub(crate) fn open(url: &str, shell: Weak<Shell>) -> Option<LiveSocket> {
         let socket = WebSocket::new(url).ok()?;
-        let on_event = handler(move |event| {
+        let mut listeners = Listeners::new(handler(move |event| {
             if let Some(shell) = shell.upgrade()
                 && let Some(input) = input_of(&event)
             {
                 shell.feed(input);
             }
             JsValue::UNDEFINED
-        });
-        let function = Some(on_event.as_ref().unchecked_ref());
-        socket.set_onopen(function);
-        socket.set_onmessage(function);
-        socket.set_onclose(function);
-        Some(LiveSocket { socket, _handler: on_event })
+        }));
+        for kind in ["open", "message", "close"] {
+            listeners.on(&socket, kind);
+        }
+        Some(LiveSocket { socket, _listeners: listeners })
     }
 }
 
@@ -54,9 +54,7 @@ fn input_of(event: &JsValue) -> Option<Input> {
 
 impl Drop for LiveSocket {
     fn drop(&mut self) {
-        self.socket.set_onopen(None);
-        self.socket.set_onmessage(None);
-        self.socket.set_onclose(None);
+        // The listeners are removed as the fields drop, after the close: its event is not heard.
         let _ = self.socket.close();
     }
 }

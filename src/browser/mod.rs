@@ -17,7 +17,7 @@ use alloc::boxed::Box;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-pub use keeper::{BeatOutcome, Shell, KeeperError};
+pub use keeper::{BeatOutcome, KeeperError, Shell};
 
 /// A callback the browser calls: an event listener, a timer, a promise handler, a socket or
 /// channel handler. Its return value is a promise's next value where that matters.
@@ -33,6 +33,17 @@ fn one_shot(f: impl FnMut(JsValue) -> JsValue + 'static) -> js_sys::Function {
     handler(f).into_js_value().unchecked_into()
 }
 
+/// `window`, or `None` outside a browser page (a server-side render, a worker).
+fn window() -> Option<web_sys::Window> {
+    WINDOW.with(Clone::clone)
+}
+
+/// `object[key]`, or `undefined`: for the few properties read once, where a typed binding would
+/// cost one more import in the package.
+fn prop(object: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
 /// The wall clock, in epoch milliseconds. Wall time, not a monotonic clock, on purpose: it keeps
 /// running while a laptop sleeps, which is what the session's TTL does too.
 fn now_ms() -> u64 {
@@ -41,6 +52,9 @@ fn now_ms() -> u64 {
 
 #[wasm_bindgen]
 extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = window)]
+    static WINDOW: Option<web_sys::Window>;
+
     /// Anything with a `then` method: a promise.
     type Thenable;
 

@@ -11,7 +11,7 @@ use alloc::rc::Weak;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
 use keeper_core::election::{Election, Step};
 use keeper_core::tabs::{Message, NAME_PREFIX};
 use keeper_core::text::concat;
@@ -19,7 +19,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{AbortController, BroadcastChannel, MessageEvent, Window};
 
 use super::keeper::Shell;
-use super::{Handler, handler, one_shot, then_call};
+use super::listen::Listeners;
+use super::{handler, one_shot, prop, then_call};
 
 #[wasm_bindgen]
 extern "C" {
@@ -27,7 +28,7 @@ extern "C" {
     type LockManager;
 
     #[wasm_bindgen(method)]
-    fn request(this: &LockManager, name: &str, options: &Object, callback: &Function) -> Promise;
+    fn request(this: &LockManager, name: &str, options: &JsValue, callback: &Function) -> Promise;
 }
 
 enum Leadership {
@@ -46,7 +47,7 @@ enum Lock {
 pub(crate) struct TabLink {
     name: String,
     channel: BroadcastChannel,
-    _on_message: Handler,
+    _on_message: Listeners,
     leadership: Leadership,
 }
 
@@ -54,12 +55,12 @@ impl TabLink {
     /// Opens the channel named after the session; `None` where there is no `BroadcastChannel`,
     /// and the keeper then works alone.
     pub(crate) fn open(window: &Window, session_key: &str, shell: Weak<Shell>) -> Option<TabLink> {
-        if !Reflect::has(window, &"BroadcastChannel".into()).unwrap_or(false) {
+        if prop(window, "BroadcastChannel").is_undefined() {
             return None;
         }
         let name = concat(&[NAME_PREFIX, session_key]);
         let channel = BroadcastChannel::new(&name).ok()?;
-        let on_message = handler(move |event| {
+        let mut on_message = Listeners::new(handler(move |event| {
             let data = event.unchecked_ref::<MessageEvent>().data();
             if let (Some(shell), Some(text)) = (shell.upgrade(), data.as_string())
                 && let Some(message) = Message::decode(&text)
@@ -67,9 +68,9 @@ impl TabLink {
                 shell.hear(message);
             }
             JsValue::UNDEFINED
-        });
-        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        let locks = Reflect::get(&window.navigator(), &"locks".into()).ok().filter(|l| l.is_object());
+        }));
+        on_message.on(&channel, "message");
+        let locks = Some(prop(&prop(window, "navigator"), "locks")).filter(|l| l.is_object());
         let leadership = match locks {
             Some(locks) => Leadership::Locks { locks: locks.unchecked_into(), lock: Lock::Out },
             None => Leadership::Election(Election::new(
@@ -89,7 +90,7 @@ impl TabLink {
             Leadership::Election(election) => election.start(now),
             Leadership::Locks { lock: Lock::Out, locks } => {
                 let Ok(controller) = AbortController::new() else { return Vec::new() };
-                let options = Object::new();
+                let options = empty_object();
                 let _ = Reflect::set(&options, &"signal".into(), &controller.signal());
                 let shell = shell.clone();
                 let on_grant = one_shot(move |_| {
@@ -98,7 +99,7 @@ impl TabLink {
                     if let Some(release) = release {
                         match shell.upgrade() {
                             Some(shell) => shell.lock_granted(release),
-                            None => drop(release.call0(&JsValue::UNDEFINED)),
+                            None => drop(release.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED)),
                         }
                     }
                     held.into()
@@ -137,7 +138,7 @@ impl TabLink {
             Leadership::Election(election) => election.stop(),
             Leadership::Locks { lock, .. } => match core::mem::replace(lock, Lock::Out) {
                 Lock::Held(release) => {
-                    let _ = release.call0(&JsValue::UNDEFINED);
+                    let _ = release.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED);
                     alloc::vec![Step::Follow]
                 }
                 Lock::Waiting(controller) => {
@@ -179,13 +180,17 @@ impl TabLink {
     }
 }
 
+/// `{}`, from the `JSON.parse` the package already imports.
+fn empty_object() -> JsValue {
+    js_sys::JSON::parse("{}").unwrap_or(JsValue::UNDEFINED)
+}
+
 impl Drop for TabLink {
     fn drop(&mut self) {
         let steps = self.leave();
         if let Some(Step::Say(ballot)) = steps.first() {
             self.post(&Message::Ballot(*ballot));
         }
-        self.channel.set_onmessage(None);
         self.channel.close();
     }
 }

@@ -148,12 +148,14 @@ impl SessionKeeper {
         let (options, callbacks) = options::parse(&options).map_err(|e| {
             JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()]))
         })?;
-        let shell = Shell::new(options, Box::new(move |event| callbacks.dispatch(event)))
-            .map_err(|e| match e {
-                KeeperError::Options(e) => {
-                    JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()]))
+        let shell =
+            Shell::new(options, Box::new(move |event| callbacks.dispatch(event))).map_err(|e| {
+                match e {
+                    KeeperError::Options(e) => {
+                        JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()]))
+                    }
+                    other => JsError::new(&other.message()),
                 }
-                other => JsError::new(&other.message()),
             })?;
         Ok(SessionKeeper { shell })
     }
@@ -186,8 +188,12 @@ impl SessionKeeper {
         if let Some((resolve, reject)) = settle {
             self.shell.beat(Box::new(move |outcome| {
                 let _ = match outcome {
-                    BeatOutcome::Heartbeat(h) => resolve.call1(&JsValue::UNDEFINED, &events::heartbeat(&h)),
-                    BeatOutcome::Failed(f) => resolve.call1(&JsValue::UNDEFINED, &events::failure(&f)),
+                    BeatOutcome::Heartbeat(h) => {
+                        resolve.call1(&JsValue::UNDEFINED, &events::heartbeat(h))
+                    }
+                    BeatOutcome::Failed(f) => {
+                        resolve.call1(&JsValue::UNDEFINED, &events::failure(f))
+                    }
                     BeatOutcome::NotRunning(state) => {
                         let message = concat(&[
                             "no heartbeat: the keeper is ",
@@ -223,25 +229,25 @@ impl SessionKeeper {
     /// When the session expires as of the last success, epoch ms; `undefined` before one.
     #[wasm_bindgen(getter, js_name = expiresAt)]
     pub fn expires_at(&self) -> Option<f64> {
-        self.shell.machine().expires_at().map(|ms| ms as f64)
+        self.shell.read(|m| m.expires_at()).flatten().map(|ms| ms as f64)
     }
 
     /// When the last successful heartbeat was answered, epoch ms; `undefined` before one.
     #[wasm_bindgen(getter, js_name = lastHeartbeatAt)]
     pub fn last_heartbeat_at(&self) -> Option<f64> {
-        self.shell.machine().last_heartbeat_at().map(|ms| ms as f64)
+        self.shell.read(|m| m.last_heartbeat_at()).flatten().map(|ms| ms as f64)
     }
 
     /// When the user becomes idle unless active first, epoch ms; `undefined` without an idle
     /// policy.
     #[wasm_bindgen(getter, js_name = idleAt)]
     pub fn idle_at(&self) -> Option<f64> {
-        self.shell.machine().idle_at().map(|ms| ms as f64)
+        self.shell.read(|m| m.idle_at()).flatten().map(|ms| ms as f64)
     }
 
     /// Failures since the last success.
     #[wasm_bindgen(getter, js_name = consecutiveFailures)]
     pub fn consecutive_failures(&self) -> u32 {
-        self.shell.machine().consecutive_failures()
+        self.shell.read(|m| m.consecutive_failures()).unwrap_or(0)
     }
 }

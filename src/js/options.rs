@@ -14,9 +14,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use js_sys::{Array, Function, JSON, Object, Reflect};
-use keeper_core::options::{
-    Credentials, IdlePolicy, Options, OptionsError, conventional_live_url,
-};
+use keeper_core::options::{Credentials, IdlePolicy, Options, OptionsError, conventional_live_url};
 use keeper_core::text::concat;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -27,7 +25,7 @@ macro_rules! options_table {
         pub(crate) const KNOWN: &[&str] = &[$($name),+];
 
         /// `SessionKeeperOptions` in the `.d.ts`, from the same table.
-        #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+        #[allow(dead_code)] // read by the typescript_custom_section, which the lint does not see
         pub(crate) const OPTIONS_TS: &str = concat!(
             "/** What `new SessionKeeper(options)` takes. */\n",
             "export interface SessionKeeperOptions {\n",
@@ -134,7 +132,8 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
             return Err(invalid("options", &message));
         }
     }
-    let get = |key: &str| Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let get =
+        |key: &str| Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
     let url = get("url");
     if url.is_undefined() || url.is_null() {
         return Err(OptionsError::MissingUrl);
@@ -180,7 +179,9 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     };
     let events = get("activityEvents");
     if !events.is_undefined() {
-        let list = events.dyn_ref::<Array>().ok_or_else(|| wrong("activityEvents", "an array of event names", &events))?;
+        let list = events
+            .dyn_ref::<Array>()
+            .ok_or_else(|| wrong("activityEvents", "an array of event names", &events))?;
         options.activity_events =
             list.iter().map(|name| text("activityEvents", &name)).collect::<Result<_, _>>()?;
     }
@@ -277,5 +278,13 @@ fn number_text(n: f64) -> String {
         .ok()
         .and_then(|s| s.as_string())
         .filter(|s| s != "null")
-        .unwrap_or_else(|| if n.is_nan() { "NaN".into() } else if n > 0.0 { "Infinity".into() } else { "-Infinity".into() })
+        .unwrap_or_else(|| {
+            if n.is_nan() {
+                "NaN".into()
+            } else if n > 0.0 {
+                "Infinity".into()
+            } else {
+                "-Infinity".into()
+            }
+        })
 }
