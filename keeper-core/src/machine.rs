@@ -490,6 +490,10 @@ impl Machine {
             }
             return;
         }
+        // The schedule counts from the session's last heartbeat, whichever tab sent it, not from
+        // when this tab opened: a tab opened just before it takes over must not wait a full
+        // interval more.
+        self.anchor_at = self.last_sent_at.unwrap_or(self.anchor_at);
         if self.failures > 0 {
             // Take over a failure episode with a retry at once, not a full interval later.
             self.retry = Some(Retry { at: now, server_asked: false });
