@@ -358,7 +358,7 @@ impl Machine {
         let work = match (self.role, self.in_flight) {
             (Role::Follower, _) => expiry,
             (_, Some(flight)) => Some(flight.sent_at + self.timing.timeout_ms),
-            (_, None) if self.idle.presence() == Presence::Idle => expiry,
+            (_, None) if self.idle.presence() == Presence::Idle => Some(self.idle_end()),
             (_, None) => Some(expiry.map_or(self.due_at(), |e| e.min(self.due_at()))),
         };
         let warning = self
@@ -614,6 +614,9 @@ impl Machine {
         self.warn_if_due(now, out);
         if self.idle.presence() == Presence::Idle {
             // Idle: the server's TTL is left to end the session.
+            if now >= self.idle_end() {
+                self.expire(ExpiryReason::TtlElapsed, Source::ThisTab, out);
+            }
             return;
         }
         let due = self.due_at();
@@ -627,6 +630,13 @@ impl Machine {
             };
             self.send(now, reason, out);
         }
+    }
+
+    /// When an idle user's session is over: its known expiry, or, when no heartbeat has
+    /// succeeded yet, `ttlMs` after the last request (or the start), so that its end is reported
+    /// even then, late at worst.
+    fn idle_end(&self) -> u64 {
+        self.expiry.map_or(self.anchor_at + self.timing.ttl_ms, |e| self.expiry_deadline(e))
     }
 
     fn expiry_deadline(&self, expiry: Expiry) -> u64 {
