@@ -5,7 +5,9 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use session_keeper::keeper_core::event::{Event, ExpiryReason, Failure, Heartbeat, Reason, Source, State};
+use session_keeper::keeper_core::event::{
+    Event, ExpiryReason, Failure, Heartbeat, Reason, Source, State,
+};
 use session_keeper::keeper_core::machine::{Command, Input, Machine};
 use session_keeper::keeper_core::options::Timing;
 use session_keeper::keeper_core::reply::{ExpiresAt, Reply, ReplyBody};
@@ -136,9 +138,7 @@ fn success_takes_the_expiry_from_ttl_seconds_expires_at_or_the_default() {
     let expiry_after = |body: ReplyBody| {
         let mut s = sim();
         s.set_latency(200);
-        s.set_server(move |_| {
-            Some(Reply::json(200, body.clone()))
-        });
+        s.set_server(move |_| Some(Reply::json(200, body.clone())));
         s.start();
         s.advance(200);
         s.machine.expires_at()
@@ -385,9 +385,7 @@ fn each_failure_episode_gets_its_own_warning_and_short_ones_none() {
     let down = |now: u64| {
         (T0 + 5 * MIN..T0 + 6 * MIN).contains(&now) || (T0 + 30 * MIN..T0 + 40 * MIN).contains(&now)
     };
-    s.set_server(move |now| {
-        Some(if down(now) { Reply::status(502) } else { ok(1_200.0) })
-    });
+    s.set_server(move |now| Some(if down(now) { Reply::status(502) } else { ok(1_200.0) }));
     s.start();
     s.advance_to(T0 + 20 * MIN);
     assert!(count(&s, |e| matches!(e, Event::Error(_))) >= 2);
@@ -493,7 +491,10 @@ fn becoming_visible_checks_the_wall_clock_too() {
     // Visible again only after the expiry.
     let mut m = s.machine.clone();
     let commands = m.handle(T0 + 21 * MIN, Input::Visible);
-    assert!(commands.contains(&Command::Emit(Event::Expired { reason: ExpiryReason::TtlElapsed, source: Source::ThisTab })));
+    assert!(commands.contains(&Command::Emit(Event::Expired {
+        reason: ExpiryReason::TtlElapsed,
+        source: Source::ThisTab
+    })));
     assert!(!commands.iter().any(|c| matches!(c, Command::Send { .. })));
 }
 
@@ -593,9 +594,7 @@ fn stop_aborts_the_request_in_flight_ignores_its_answer_and_start_begins_afresh(
         };
     m.handle(T0 + 1, Input::Stop);
     m.handle(T0 + 2, Input::Start);
-    assert!(
-        m.handle(T0 + 3, Input::Reply { request: first, reply: ok(5.0) }).is_empty()
-    );
+    assert!(m.handle(T0 + 3, Input::Reply { request: first, reply: ok(5.0) }).is_empty());
     assert_eq!(m.expires_at(), None);
 }
 
