@@ -358,9 +358,9 @@ fn a_channel_slower_than_the_claim_window_converges_within_a_beacon() {
     for _ in 0..6 {
         t.open();
     }
-    // Every tab claims, hears nobody within the claim window and leads; the leaders then hear
-    // each other and the lowest id stays.
-    t.advance_to(T0 + CLAIM_MS + BEACON_MS + 2 * delay);
+    // Every tab claims, hears nobody within the claim window and leads; once their beacons can
+    // reach each other, within one beacon period, the lowest id alone leads.
+    t.advance_to(T0 + CLAIM_MS + delay + BEACON_MS);
     assert_eq!(t.leaders().len(), 1, "{:?}", t.leaders());
     let converged = t.now();
     let leader = t.leaders()[0];
