@@ -9,6 +9,7 @@ mod common;
 
 use common::{HOUR, MIN, SEC, T0, is_presence_event};
 use proptest::prelude::*;
+use session_keeper::keeper_core::election::{CLAIM_MS, LEADER_TIMEOUT_MS};
 use session_keeper::keeper_core::event::{
     Event, ExpiryReason, Failure, Heartbeat, Presence, Reason, Source, State,
 };
@@ -16,7 +17,7 @@ use session_keeper::keeper_core::live::Push;
 use session_keeper::keeper_core::machine::{Command, Input, Machine, RequestId, Role};
 use session_keeper::keeper_core::options::{IdlePolicy, Timing};
 use session_keeper::keeper_core::reply::{Body, Reply, ReplyBody};
-use session_keeper::keeper_core::sim::ok;
+use session_keeper::keeper_core::sim::{Coordination, Tabs, ok};
 use session_keeper::keeper_core::tabs::{Fact, Snapshot};
 
 /// How a heartbeat request ends.
@@ -355,5 +356,107 @@ proptest! {
         steps in prop::collection::vec(step(), 1..200),
     ) {
         run(timing, coordinated, live, seed, &steps);
+    }
+}
+
+/// What happens to the tabs of one session.
+#[derive(Debug, Clone)]
+enum TabStep {
+    Open,
+    /// The tab at this position among the open ones closes normally.
+    Close(usize),
+    /// It crashes, saying nothing.
+    Crash(usize),
+    Activity(usize),
+    Manual(usize),
+    Advance(u64),
+}
+
+fn tab_step() -> impl Strategy<Value = TabStep> {
+    prop_oneof![
+        2 => Just(TabStep::Open),
+        1 => any::<usize>().prop_map(TabStep::Close),
+        1 => any::<usize>().prop_map(TabStep::Crash),
+        3 => any::<usize>().prop_map(TabStep::Activity),
+        1 => any::<usize>().prop_map(TabStep::Manual),
+        5 => prop_oneof![0u64..5 * SEC, 0u64..8 * MIN].prop_map(TabStep::Advance),
+    ]
+}
+
+/// Checks that while any tab of the session is open, it never goes longer than one interval
+/// without a request, and, with Web Locks, that one tab leads and only it sends. The election
+/// notices a crashed leader only by its silence, so there a crash may add the leader timeout, the
+/// claim window and the channel's delays to one interval.
+fn run_tabs(coordination: Coordination, delay_ms: u64, steps: &[TabStep]) {
+    let interval = Timing::default().interval_ms
+        + match coordination {
+            Coordination::Locks => 0,
+            Coordination::Election => LEADER_TIMEOUT_MS + CLAIM_MS + 2 * delay_ms,
+        };
+    let mut t = Tabs::new(Timing::default(), T0, coordination);
+    t.set_channel_delay(delay_ms);
+    let mut open: Vec<usize> = Vec::new();
+    let mut opened = 0;
+    // While some tab is open: when the session last had a request.
+    let mut last_request: Option<u64> = None;
+    for step in steps {
+        let seen = t.sent().len();
+        let pick = |i: &usize| open.get(i % open.len().max(1)).copied();
+        match step {
+            TabStep::Open if opened < 8 => {
+                open.push(t.open());
+                opened += 1;
+            }
+            TabStep::Open => continue,
+            TabStep::Close(i) | TabStep::Crash(i) => {
+                let Some(tab) = pick(i) else { continue };
+                if matches!(step, TabStep::Close(_)) {
+                    t.close(tab)
+                } else {
+                    t.crash(tab)
+                }
+                open.retain(|o| *o != tab);
+            }
+            TabStep::Activity(i) => match pick(i) {
+                Some(tab) => t.activity(tab),
+                None => continue,
+            },
+            TabStep::Manual(i) => match pick(i) {
+                Some(tab) => t.input(tab, Input::Manual),
+                None => continue,
+            },
+            TabStep::Advance(ms) => t.advance(*ms),
+        }
+        let new = &t.sent()[seen..];
+        if coordination == Coordination::Locks {
+            let leaders = t.leaders();
+            assert_eq!(leaders.len(), usize::from(!open.is_empty()), "{step:?}: {leaders:?}");
+            if matches!(step, TabStep::Advance(_) | TabStep::Activity(_) | TabStep::Manual(_)) {
+                assert!(new.iter().all(|s| leaders.contains(&s.1)), "{new:?} not by {leaders:?}");
+            }
+        }
+        for (at, _, _) in new {
+            if let Some(last) = last_request {
+                assert!(at - last <= interval, "{} ms without a request", at - last);
+            }
+            last_request = Some(*at);
+        }
+        if open.is_empty() {
+            last_request = None;
+        } else if let Some(last) = last_request {
+            assert!(t.now() - last <= interval, "{} ms without a request", t.now() - last);
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn tabs_of_one_session_never_leave_it_longer_than_an_interval_without_a_request(
+        locks in any::<bool>(),
+        delay_ms in prop_oneof![Just(0u64), 0u64..100, 0u64..600],
+        steps in prop::collection::vec(tab_step(), 1..60),
+    ) {
+        let coordination = if locks { Coordination::Locks } else { Coordination::Election };
+        run_tabs(coordination, delay_ms, &steps);
     }
 }
