@@ -1,5 +1,6 @@
-//! How many requests one tab costs the server in an hour, with the default options: the native
-//! core's [`Simulation`] runs the keeper's real state machine through one simulated hour.
+//! How many requests one tab, and several tabs of one session, cost the server in an hour, with
+//! the default options: the native core's [`Simulation`] and [`Tabs`] run the keeper's real state
+//! machine through one simulated hour.
 //!
 //! ```sh
 //! cargo run --release --example economy            # a table
@@ -11,11 +12,17 @@
 //! refused connection, as when the server process is down), which shows what the retry backoff
 //! costs. The simulated server answers at once with `ttl_seconds` = 1200 (20 minutes). The
 //! machine's retry jitter is seeded, so the figures are the same on every run.
+//!
+//! The tab rows open 1, 2, 4 and 8 tabs of one session at the same moment, coordinated as with
+//! the Web Locks API (one leader sends for all), and count every request any of them sends:
+//! idle, and with the user active (an activity event every second) in the last tab opened, a
+//! follower whenever there are several, so its activity reaches the leader through the channel
+//! between tabs. The ratio compares each with one tab.
 
 use session_keeper::keeper_core::event::Reason;
 use session_keeper::keeper_core::options::Timing;
 use session_keeper::keeper_core::reply::Reply;
-use session_keeper::keeper_core::sim::{Simulation, ok};
+use session_keeper::keeper_core::sim::{Coordination, Simulation, Tabs, ok};
 
 const SEC: u64 = 1_000;
 const MIN: u64 = 60 * SEC;
@@ -71,7 +78,31 @@ fn row(name: &'static str, active: bool, outage: bool) -> Row {
     Row { name, requests: sent.len(), during_outage, by_reason }
 }
 
+/// The requests `tabs` tabs of one session send in the hour, the user active in the last one
+/// opened or in none.
+fn tabs(tabs: usize, active: bool) -> usize {
+    let mut sim = Tabs::new(Timing::default(), T0, Coordination::Locks);
+    for _ in 0..tabs {
+        sim.open();
+    }
+    if active {
+        while sim.now() < T0 + HOUR {
+            sim.advance(SEC);
+            sim.activity(tabs - 1);
+        }
+    }
+    sim.advance_to(T0 + HOUR);
+    sim.sent().iter().filter(|(at, _, _)| *at < T0 + HOUR).count()
+}
+
+/// Requests per hour for one session open in this many tabs: (tabs, idle, active).
+fn tab_rows() -> Vec<(usize, usize, usize)> {
+    [1, 2, 4, 8].into_iter().map(|n| (n, tabs(n, false), tabs(n, true))).collect()
+}
+
 fn main() {
+    let tab_rows = tab_rows();
+    let (one_idle, one_active) = (tab_rows[0].1 as f64, tab_rows[0].2 as f64);
     let rows = [
         row("active user (activity every second)", true, false),
         row("idle tab, left open", false, false),
@@ -93,7 +124,21 @@ fn main() {
                 )
             })
             .collect();
-        println!("{{\"outage_minutes\":[20,30],\"rows\":[{}]}}", items.join(","));
+        let tab_items: Vec<String> = tab_rows
+            .iter()
+            .map(|(n, idle, active)| {
+                format!(
+                    "{{\"tabs\":{n},\"idle\":{idle},\"active\":{active},\"idle_ratio\":{:.2},\"active_ratio\":{:.2}}}",
+                    *idle as f64 / one_idle,
+                    *active as f64 / one_active
+                )
+            })
+            .collect();
+        println!(
+            "{{\"outage_minutes\":[20,30],\"rows\":[{}],\"tabs\":[{}]}}",
+            items.join(","),
+            tab_items.join(",")
+        );
         return;
     }
     println!("Requests in one simulated hour, default options (session-keeper's native core):");
@@ -106,6 +151,18 @@ fn main() {
             r.requests,
             r.during_outage.map_or("-".to_string(), |n| n.to_string()),
             reasons.join(", ")
+        );
+    }
+    println!();
+    println!(
+        "One session open in several tabs (one leader sends for all; active: the user in a follower):"
+    );
+    println!("{:>5} {:>6} {:>8} {:>7} {:>8}", "tabs", "idle", "x 1 tab", "active", "x 1 tab");
+    for (n, idle, active) in &tab_rows {
+        println!(
+            "{n:>5} {idle:>6} {:>8.2} {active:>7} {:>8.2}",
+            *idle as f64 / one_idle,
+            *active as f64 / one_active
         );
     }
 }

@@ -55,6 +55,12 @@ fn outage(from: u64, to: u64, down: Reply) -> impl FnMut(u64) -> Option<Reply> {
     move |now| Some(if (from..to).contains(&now) { down.clone() } else { ok(1_200.0) })
 }
 
+/// A server that answers the first request with `first`, and every later one with 200.
+fn first_then_ok(first: Reply) -> impl FnMut(u64) -> Option<Reply> {
+    let mut answered = false;
+    move |_| Some(if std::mem::replace(&mut answered, true) { ok(1_200.0) } else { first.clone() })
+}
+
 #[test]
 fn start_sends_at_once_then_every_interval() {
     let mut s = sim();
@@ -256,15 +262,7 @@ fn an_answer_without_a_json_error_gets_the_keeper_s_own_code() {
 #[test]
 fn rate_limited_answers_wait_as_retry_after_says() {
     let mut s = sim();
-    let calls = Rc::new(Cell::new(0));
-    let counter = calls.clone();
-    s.set_server(move |_| {
-        counter.set(counter.get() + 1);
-        Some(match counter.get() {
-            1 => with_error(429, "ERR_RATE_LIMITED", Some(RetryAfter::Seconds(30))),
-            _ => ok(1_200.0),
-        })
-    });
+    s.set_server(first_then_ok(with_error(429, "ERR_RATE_LIMITED", Some(RetryAfter::Seconds(30)))));
     s.start();
     s.advance_to(T0 + 30 * SEC - 1);
     assert_eq!(s.sent().len(), 1);
@@ -337,13 +335,43 @@ fn an_expiry_the_server_reports_shorter_than_the_interval_is_still_kept() {
     assert_eq!(s.machine.state(), State::Running);
 }
 
+/// The least time between two requests while the server answers: `min(retryMinMs, intervalMs)`.
+const FLOOR: u64 = 2 * SEC;
+
 #[test]
-fn a_server_reporting_no_lifetime_at_all_cannot_cause_a_request_storm() {
-    let mut s = sim();
-    s.set_server(|_| Some(ok(0.0)));
-    s.start();
-    s.advance_to(T0 + MIN);
-    assert!(s.sent().len() <= 2, "{:?}", s.sent());
+fn a_server_reporting_no_lifetime_at_all_gets_one_request_and_the_session_ends() {
+    // A lifetime shorter than the floor runs out before the next request is allowed; one as long
+    // as the floor runs out at the very moment it would be, which is too late.
+    for ttl_ms in [0, 1, 500, FLOOR - 1, FLOOR] {
+        let mut s = sim();
+        s.set_server(move |_| Some(ok(ttl_ms as f64 / 1_000.0)));
+        s.start();
+        s.advance_to(T0 + MIN);
+        assert_eq!(s.sent(), vec![(T0, Reason::Start)], "a lifetime of {ttl_ms} ms");
+        assert_eq!(
+            s.events().last(),
+            Some(&(
+                T0 + ttl_ms,
+                Event::Expired { reason: ExpiryReason::TtlElapsed, source: Source::ThisTab }
+            )),
+            "a lifetime of {ttl_ms} ms"
+        );
+    }
+}
+
+#[test]
+fn a_server_reporting_short_lifetimes_is_never_sent_to_more_often_than_the_floor() {
+    for ttl_ms in [FLOOR + 1, FLOOR + 100, 2_500, 3 * SEC, 10 * SEC, 45 * SEC] {
+        let mut s = sim();
+        s.set_server(move |_| Some(ok(ttl_ms as f64 / 1_000.0)));
+        s.start();
+        s.advance_to(T0 + MIN);
+        let sent = s.sent();
+        let closest = sent.windows(2).map(|w| w[1].0 - w[0].0).min().unwrap();
+        assert!(closest >= FLOOR, "a lifetime of {ttl_ms} ms: {closest} ms apart");
+        assert!(sent.len() as u64 <= MIN / FLOOR + 1, "a lifetime of {ttl_ms} ms: {}", sent.len());
+        assert_eq!(s.machine.state(), State::Running, "a lifetime of {ttl_ms} ms is kept");
+    }
 }
 
 #[test]
@@ -565,6 +593,39 @@ fn manual_beats_ignore_the_throttle_but_never_overlap() {
     s.advance(300);
     s.input(Input::Manual);
     assert_eq!(s.sent().last(), Some(&(T0 + 300, Reason::Manual)));
+}
+
+#[test]
+fn a_manual_beat_honours_a_pending_retry_after_and_the_allowed_retry_answers_it() {
+    let mut s = sim();
+    s.set_server(first_then_ok(with_error(429, "ERR_RATE_LIMITED", Some(RetryAfter::Seconds(30)))));
+    s.start();
+    s.advance_to(T0 + 10 * SEC);
+    s.input(Input::Manual);
+    s.advance_to(T0 + 30 * SEC - 1);
+    assert_eq!(s.sent(), vec![(T0, Reason::Start)], "nothing before the server allows it");
+    s.advance_to(T0 + 30 * SEC);
+    assert_eq!(s.sent().last(), Some(&(T0 + 30 * SEC, Reason::Retry)));
+    let answered = s.events().into_iter().find_map(|(at, e)| match e {
+        Event::Heartbeat(h) => Some((at, h.reason)),
+        _ => None,
+    });
+    assert_eq!(answered, Some((T0 + 30 * SEC, Reason::Retry)));
+    assert_eq!(s.machine.state(), State::Running);
+}
+
+#[test]
+fn a_manual_beat_during_an_ordinary_backoff_sends_at_once() {
+    let mut s = sim();
+    s.set_server(outage(T0, T0 + 1, Reply::status(503)));
+    s.start();
+    assert!(s.machine.next_wake().is_some_and(|w| w >= T0 + SEC), "a retry is pending");
+    s.advance_to(T0 + 500);
+    s.input(Input::Manual);
+    assert_eq!(s.sent().last(), Some(&(T0 + 500, Reason::Manual)));
+    assert_eq!(s.machine.state(), State::Running);
+    s.advance_to(T0 + 5 * MIN + 500);
+    assert_eq!(s.sent().len(), 3, "the retry it replaced is not sent: {:?}", s.sent());
 }
 
 #[test]

@@ -362,7 +362,7 @@ impl Machine {
         let work = match (self.role, self.in_flight) {
             (Role::Follower, _) => expiry,
             (_, Some(flight)) => Some(flight.sent_at + self.timing.timeout_ms),
-            (_, None) if self.idle.presence() == Presence::Idle => expiry,
+            (_, None) if self.idle.presence() == Presence::Idle => Some(self.idle_end()),
             (_, None) => Some(expiry.map_or(self.due_at(), |e| e.min(self.due_at()))),
         };
         let warning = self
@@ -504,6 +504,10 @@ impl Machine {
             }
             return;
         }
+        // The schedule counts from the session's last heartbeat, whichever tab sent it, not from
+        // when this tab opened: a tab opened just before it takes over must not wait a full
+        // interval more.
+        self.anchor_at = self.last_sent_at.unwrap_or(self.anchor_at);
         if self.failures > 0 {
             // Take over a failure episode with a retry at once, not a full interval later.
             self.retry = Some(Retry { at: now, server_asked: false });
@@ -629,6 +633,9 @@ impl Machine {
         self.warn_if_due(now, out);
         if self.idle.presence() == Presence::Idle {
             // Idle: the server's TTL is left to end the session.
+            if now >= self.idle_end() {
+                self.expire(ExpiryReason::TtlElapsed, Source::ThisTab, out);
+            }
             return;
         }
         let due = self.due_at();
@@ -642,6 +649,13 @@ impl Machine {
             };
             self.send(now, reason, out);
         }
+    }
+
+    /// When an idle user's session is over: its known expiry, or, when no heartbeat has
+    /// succeeded yet, `ttlMs` after the last request (or the start), so that its end is reported
+    /// even then, late at worst.
+    fn idle_end(&self) -> u64 {
+        self.expiry.map_or(self.anchor_at + self.timing.ttl_ms, |e| self.expiry_deadline(e))
     }
 
     fn expiry_deadline(&self, expiry: Expiry) -> u64 {
