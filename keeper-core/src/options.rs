@@ -4,7 +4,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::text::{concat, find, push_u64};
+use crate::text::{HEX_DIGITS, concat, cut, find, push_u64};
 
 /// The text in `url` (and `live`) that is replaced by the URL-encoded session id.
 pub const SESSION_ID_PLACEHOLDER: &str = "{sessionId}";
@@ -341,7 +341,7 @@ pub fn conventional_live_url(url: &str) -> Result<String, OptionsError> {
 /// assert!(!is_json_media_type("application/jsonp"));
 /// ```
 pub fn is_json_media_type(value: &str) -> bool {
-    let essence = value.split(';').next().unwrap_or("").trim_ascii().as_bytes();
+    let essence = cut(value, b';').0.trim_ascii().as_bytes();
     let Some(subtype) = strip_prefix_ignore_case(essence, b"application/") else {
         return false;
     };
@@ -370,15 +370,14 @@ fn is_token_byte(b: u8) -> bool {
 
 /// Percent-encodes like JavaScript's `encodeURIComponent`, so an id can never change the path.
 pub fn encode_uri_component(text: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(text.len());
-    for &byte in text.as_bytes() {
+    for (at, byte) in text.bytes().enumerate() {
         if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
-            out.push(char::from(byte));
+            out.push_str(text.get(at..=at).unwrap_or(""));
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 15)]));
+            out.push_str("%");
+            out.push_str(HEX_DIGITS[usize::from(byte >> 4)]);
+            out.push_str(HEX_DIGITS[usize::from(byte & 15)]);
         }
     }
     out
