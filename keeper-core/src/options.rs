@@ -375,7 +375,7 @@ pub fn encode_uri_component(text: &str) -> String {
         if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
             out.push_str(text.get(at..=at).unwrap_or(""));
         } else {
-            out.push_str("%");
+            out.push('%');
             out.push_str(HEX_DIGITS[usize::from(byte >> 4)]);
             out.push_str(HEX_DIGITS[usize::from(byte & 15)]);
         }

@@ -158,7 +158,7 @@ impl Message {
             let mut code = f.code.as_str();
             while let (line, Some(more)) = cut(code, b'\n') {
                 out.push_str(line);
-                out.push_str(" ");
+                out.push(' ');
                 code = more;
             }
             out.push_str(code);
