@@ -179,6 +179,15 @@ fn every_tab_sees_the_session_end() {
         assert_eq!(t.machine(tab).state(), State::Expired);
         assert_eq!(errors(&t.events(tab)).len(), 1, "tab {tab} reports the 404 itself");
         assert_eq!(t.machine(tab).next_wake(), None);
+        let changes: Vec<State> = t
+            .events(tab)
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                Event::StateChange { to, .. } => Some(to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(changes, [State::Running, State::Expired], "tab {tab} goes as the leader did");
     }
 }
 

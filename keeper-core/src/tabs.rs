@@ -43,6 +43,10 @@ pub enum Fact {
     },
     /// The session is gone.
     Expired(ExpiryReason),
+    /// The leader's heartbeat was refused in a way that means the session is gone (a 404, a
+    /// 401, a redirect to a login page): the failure and the end in one, so that other tabs go
+    /// from running to expired as the leader did, not through failing.
+    Gone(Failure, ExpiryReason),
     /// The live channel moved the session's expiry.
     Extended {
         /// The new expiry.
@@ -131,6 +135,9 @@ impl Message {
                     &[h.reason as u64, u64::from(h.status), h.sent_at, h.expires_at, h.latency_ms],
                 ),
                 Fact::Failed(f) => ("f", &[f.reason as u64, u64::from(f.status), f.sent_at]),
+                Fact::Gone(f, end) => {
+                    ("g", &[f.reason as u64, u64::from(f.status), f.sent_at, *end as u64])
+                }
                 Fact::Warning { since, failures } => ("w", &[*since, u64::from(*failures)]),
                 Fact::Recovered { failures, downtime_ms } => {
                     ("r", &[u64::from(*failures), *downtime_ms])
@@ -152,7 +159,7 @@ impl Message {
                 push_u64(&mut out, n);
             }
         }
-        if let Message::Fact(Fact::Failed(f)) = self {
+        if let Message::Fact(Fact::Failed(f) | Fact::Gone(f, _)) = self {
             // Only the last text may hold a newline: it runs to the end.
             out.push('\n');
             let mut code = f.code.as_str();
@@ -213,18 +220,23 @@ impl Message {
                     source: Source::OtherTab,
                 })),
             ),
-            b'f' => {
+            b'f' | b'g' => {
                 let (code, message) = cut(texts, b'\n');
-                let message = message?;
                 let failure = Failure {
                     reason: reason(n[0])?,
                     status: u16::try_from(n[1]).ok()?,
                     sent_at: n[2],
                     code: code.into(),
-                    message: message.into(),
+                    message: message?.into(),
                     source: Source::OtherTab,
                 };
-                (3, Message::Fact(Fact::Failed(failure)))
+                match tag {
+                    b'f' => (3, Message::Fact(Fact::Failed(failure))),
+                    _ => {
+                        let end = *EXPIRY_REASONS.get(usize::try_from(n[3]).ok()?)?;
+                        (4, Message::Fact(Fact::Gone(failure, end)))
+                    }
+                }
             }
             b'w' => (2, Message::Fact(Fact::Warning { since: n[0], failures: small(n[1])? })),
             b'r' => {
@@ -237,7 +249,7 @@ impl Message {
             b'q' => (0, Message::Fact(Fact::BeatRequest)),
             _ => return None,
         };
-        let texts_ok = (tag == b'f') || !text.as_bytes().contains(&b'\n');
+        let texts_ok = matches!(tag, b'f' | b'g') || !text.as_bytes().contains(&b'\n');
         (count == expected && texts_ok).then_some(message)
     }
 }
@@ -300,6 +312,17 @@ mod tests {
             Message::Fact(Fact::Warning { since: 1, failures: 3 }),
             Message::Fact(Fact::Recovered { failures: 3, downtime_ms: 90_000 }),
             Message::Fact(Fact::Expired(ExpiryReason::Revoked)),
+            Message::Fact(Fact::Gone(
+                Failure {
+                    reason: Reason::Timer,
+                    status: 404,
+                    code: "ERR_SESSION_NOT_FOUND".into(),
+                    message: "gone".into(),
+                    sent_at: 9,
+                    source: Source::OtherTab,
+                },
+                ExpiryReason::NotFound,
+            )),
             Message::Fact(Fact::Extended { expires_at: 11 }),
             Message::Fact(Fact::Activity { at: 12 }),
             Message::Fact(Fact::Activate { at: 13 }),
