@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test, installing what is missing first: formatting and lints (host and wasm), the
 # docs, the native tests (the keeper's rules, the server over real HTTP), the wasm package and its
-# TypeScript, the size gate, the headless-Chromium tests against the real reference server, and
-# the demo page's end-to-end test.
+# TypeScript, the size gate, the npm package as apps install it (its tarball, strict TypeScript,
+# the import in Node for server-side rendering, a Vite app in headless Chromium), the
+# headless-Chromium tests against the real reference server, and the demo page's end-to-end test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -10,6 +11,7 @@ scripts/setup.sh test
 
 server_port=${KEEPER_TEST_PORT:-18787}
 runner_port=${WASM_BINDGEN_TEST_PORT:-18765}
+vite_port=${KEEPER_VITE_PORT:-18790} # and the next one, for Vite's dev server
 logs=target/test-logs
 mkdir -p "$logs"
 started=$SECONDS
@@ -26,13 +28,23 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 step "native tests: the keeper's rules and the reference server"
 cargo test --workspace
 
-step "wasm package: --target web and --target bundler"
+step "wasm package: wasm-pack build --release, --target web and --target bundler"
+scripts/check-profile.sh
 scripts/build-pkg.sh pkg web
 scripts/build-pkg.sh target/pkg-bundler bundler
 scripts/check-pkg.sh pkg
 scripts/check-pkg.sh target/pkg-bundler
 step "size gate"
 scripts/size.sh pkg --gate
+
+step "npm package: wasm-pack pack, and each tarball's package.json and files"
+scripts/npm-tests.sh pack pkg target/pkg-bundler
+step "npm package: strict TypeScript against the installed tarball"
+scripts/npm-tests.sh types
+step "npm package: imported in Node, as server-side rendering does"
+scripts/npm-tests.sh ssr target/pkg-bundler
+step "npm package: a Vite app (vite build, then the dev server) keeps a session alive in headless Chromium"
+scripts/npm-tests.sh vite "$vite_port"
 
 step "browser tests: headless Chromium against keeper-server"
 cargo build -p keeper-server --quiet

@@ -24,16 +24,8 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM } from "../chromium.mjs";
 
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--headless=new",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-];
 const DESKTOP = { width: 1200, height: 900 };
 const PHONE = { width: 375, height: 800 };
 const WAIT_MS = 10_000;
@@ -80,7 +72,7 @@ async function waitForEntries(page, selector, count = 1, timeout = WAIT_MS) {
 
 async function main() {
   console.log(`demo e2e: ${pageUrl}`);
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const browser = await chromium.launch(CHROMIUM);
   const problems = [];
   const failedLoads = [];
   try {
