@@ -16,7 +16,7 @@ use std::rc::Rc;
 use gloo_net::http::RequestBuilder;
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Array, Function, JSON, Object, Reflect};
-use session_keeper::SessionKeeper;
+use keeper_web::SessionKeeper;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
@@ -551,9 +551,9 @@ async fn a_callback_may_stop_the_keeper_that_called_it() {
 
 #[wasm_bindgen_test]
 async fn the_rust_api_keeps_a_session_alive_without_javascript() {
-    use session_keeper::Keeper;
-    use session_keeper::keeper_core::event::{Event, Reason};
-    use session_keeper::keeper_core::options::Options;
+    use keeper_core::event::{Event, Reason};
+    use keeper_core::options::Options;
+    use keeper_web::Keeper;
 
     let id = create_session().await;
     let mut options = Options::new(format!("{SERVER}{TEMPLATE}"));

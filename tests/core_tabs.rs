@@ -6,12 +6,12 @@
 mod common;
 
 use common::{HOUR, MIN, SEC, T0, actives, count, errors, heartbeats, idle_timing, idles, prompts};
-use session_keeper::keeper_core::election::{BEACON_MS, CLAIM_MS, LEADER_TIMEOUT_MS};
-use session_keeper::keeper_core::event::{Event, ExpiryReason, Presence, Reason, Source, State};
-use session_keeper::keeper_core::machine::{Input, Role};
-use session_keeper::keeper_core::options::Timing;
-use session_keeper::keeper_core::reply::Reply;
-use session_keeper::keeper_core::sim::{Coordination, Tabs, ok};
+use keeper_core::election::{BEACON_MS, CLAIM_MS, LEADER_TIMEOUT_MS};
+use keeper_core::event::{Event, ExpiryReason, Presence, Reason, Source, State};
+use keeper_core::machine::{Input, Role};
+use keeper_core::options::Timing;
+use keeper_core::reply::Reply;
+use keeper_core::sim::{Coordination, Tabs, ok};
 
 const INTERVAL: u64 = 5 * MIN;
 
