@@ -4,6 +4,7 @@
 mod bodies;
 mod common;
 mod concurrency;
+mod conformance;
 mod content_type;
 mod cors;
 mod demo;

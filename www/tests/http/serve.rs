@@ -93,7 +93,7 @@ async fn an_outage_refuses_connections_then_serves_the_same_sessions_again() {
 #[tokio::test]
 async fn a_shutdown_during_an_outage_ends_serving_at_once() {
     let mut server = TestServer::with(Options::demo()).await;
-    let reply = server.post_json("/api/v1/demo/outage", r#"{"ms":300000}"#).await;
+    let reply = server.post_json("/api/v1/demo/outage", r#"{"ms":60000}"#).await;
     assert_eq!(reply.status, 202);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(refused(server.addr).await);
