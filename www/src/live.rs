@@ -64,6 +64,9 @@ const RECHECK_UNAVAILABLE: Duration = Duration::from_secs(1);
 
 const HUB_SHARDS: usize = 16;
 
+/// How long a closing socket waits for the client's close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
+
 /// Settings of the live channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LiveConfig {
@@ -423,7 +426,19 @@ pub async fn run<S: SessionStore>(
         Close::With(code, reason) => (code, reason),
     };
     let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-    let _ = sends.frame(Message::Close(Some(frame))).await;
+    if sends.frame(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    // The closing handshake: the client answers with its own close frame (and may still answer
+    // pings on the way); dropping the connection before that would reset it under the client.
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+        while let Some(Ok(message)) = stream.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Writes to a socket, giving up on a client that does not read within `timeout`.

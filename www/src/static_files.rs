@@ -80,9 +80,9 @@ pub async fn serve(State(files): State<Arc<StaticFiles>>, mut request: Request) 
     let Some(relative) = safe_relative_path(&inner_path) else {
         return ApiError::NotFound.into_response();
     };
-    if !stays_inside(&folder.root, &relative).await {
+    let Some(served) = resolve_inside(&folder.root, &relative).await else {
         return ApiError::NotFound.into_response();
-    }
+    };
     let inner_path = if inner_path.is_empty() { "/".to_owned() } else { inner_path };
     let query = request.uri().query().map(|query| format!("?{query}")).unwrap_or_default();
     match Uri::try_from(format!("{inner_path}{query}")) {
@@ -91,7 +91,7 @@ pub async fn serve(State(files): State<Arc<StaticFiles>>, mut request: Request) 
     }
     let mut service = folder.files.clone();
     let Ok(response) = Service::call(&mut service, request).await;
-    finish(response.map(Body::new), &relative)
+    finish(response.map(Body::new), &served)
 }
 
 /// The decoded path below the folder, or `None` if any segment is empty-named by a dot (`.`,
@@ -111,24 +111,25 @@ fn safe_relative_path(path: &str) -> Option<PathBuf> {
         .then_some(relative)
 }
 
-/// Whether the file (or a folder's `index.html`) resolves to a place inside `root`. A path that
-/// does not exist stays inside: `ServeDir` answers it with a 404.
-async fn stays_inside(root: &Path, relative: &Path) -> bool {
+/// The file that will be served (a folder's `index.html`), if it resolves to a place inside
+/// `root`. A path that does not exist stays inside: `ServeDir` answers it with a 404.
+async fn resolve_inside(root: &Path, relative: &Path) -> Option<PathBuf> {
     let mut candidate = root.join(relative);
     if tokio::fs::metadata(&candidate).await.is_ok_and(|meta| meta.is_dir()) {
         candidate.push("index.html");
     }
-    match tokio::fs::canonicalize(&candidate).await {
+    let inside = match tokio::fs::canonicalize(&candidate).await {
         Ok(real) => real.starts_with(root),
         Err(_) => {
             !tokio::fs::symlink_metadata(&candidate).await.is_ok_and(|meta| meta.is_symlink())
         }
-    }
+    };
+    inside.then_some(candidate)
 }
 
-fn finish(mut response: Response, relative: &Path) -> Response {
+fn finish(mut response: Response, served: &Path) -> Response {
     if response.status() == StatusCode::OK || response.status() == StatusCode::PARTIAL_CONTENT {
-        let name = relative.to_string_lossy();
+        let name = served.to_string_lossy();
         if let Some((_, content_type)) =
             CONTENT_TYPES.iter().find(|(ending, _)| name.ends_with(ending))
         {

@@ -292,6 +292,8 @@ pub struct Live(pub WebSocketStream<MaybeTlsStream<TcpStream>>);
 pub enum Received {
     Json(Value),
     Closed(Option<CloseFrame>),
+    /// The connection failed (reset, broken) instead of closing.
+    Failed,
 }
 
 impl Live {
@@ -308,7 +310,7 @@ impl Live {
                 }
                 Some(Ok(Message::Close(frame))) => return Received::Closed(frame),
                 Some(Ok(_)) => {}
-                Some(Err(error)) => panic!("the socket failed: {error}"),
+                Some(Err(_)) => return Received::Failed,
                 None => return Received::Closed(None),
             }
         }

@@ -11,6 +11,7 @@ mod demo;
 mod fuzz;
 mod ids;
 mod lifetime;
+mod limits;
 mod probe;
 mod serve;
 mod static_files;
