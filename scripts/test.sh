@@ -49,7 +49,8 @@ scripts/size.sh pkg --gate
 
 step "browser tests: headless Chromium against keeper-server"
 cargo build -p keeper-server --quiet
-target/debug/keeper-server --addr "127.0.0.1:$server_port" --demo \
+# Every browser test creates sessions from 127.0.0.1: lift the per-address create limit.
+target/debug/keeper-server --addr "127.0.0.1:$server_port" --demo --create-burst 100000 \
   --allowed-origin "http://127.0.0.1:$runner_port" >"$logs/keeper-server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
