@@ -294,10 +294,9 @@ pub async fn healthz<S: SessionStore>(
 
 /// `GET /metrics`: the Prometheus text format (see [`crate::metrics`]).
 pub async fn metrics<S: SessionStore>(State(state): State<AppState<S>>) -> Response {
-    let sessions = match state.store().as_ref().needs_sweeping() {
-        true => state.store().len().await.ok(),
-        false => None,
-    };
+    // Counting keys in Redis is a scan: only the in-memory store (the one that sweeps) counts.
+    let sessions =
+        if state.store().needs_sweeping() { state.store().len().await.ok() } else { None };
     let text = state.metrics().render(sessions, state.live().sockets());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

@@ -1,5 +1,10 @@
-//! A real server on a loopback port, with a manual clock, and a small HTTP client around it;
-//! the store is in memory or in the Redis the test command started (see [`Backend`]).
+//! A real server on a loopback port, with a manual clock, and a small client around it; the
+//! store is in memory or in the Redis the test command started (see [`Backend`]).
+//!
+//! Requests that need no socket ([`TestServer::send`] and the helpers on it) go to the same
+//! router in-process, through `oneshot`; what is about connections (client addresses, redirects
+//! followed, timeouts, WebSockets) goes over loopback ([`TestServer::send_http`], `client`,
+//! `exchange`, `live`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use futures_util::StreamExt;
 use keeper_server::clock::{Clock, ManualClock, SystemClock};
 use keeper_server::demo::Demo;
@@ -28,6 +34,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 /// The TTL of test servers unless a test sets another.
 pub const TTL: Duration = Duration::from_secs(20 * 60);
@@ -142,6 +149,7 @@ pub struct TestServer {
     pub shutdown: CancellationToken,
     served: Option<JoinHandle<std::io::Result<()>>>,
     pub client: Client,
+    router: Router,
 }
 
 impl TestServer {
@@ -169,13 +177,13 @@ impl TestServer {
         // Sweeps are driven by the tests themselves.
         let _background = state.start_background(Duration::from_secs(3600), shutdown.clone());
         let limits = options.limits;
-        let served = if options.demo {
-            let demo = Demo::new(&state);
-            let router = app(state.clone(), Some(&demo));
-            let shutdown = shutdown.clone();
+        let demo = options.demo.then(|| Demo::new(&state));
+        let router = app(state.clone(), demo.as_ref());
+        let served = if let Some(demo) = demo {
+            let (router, shutdown) = (router.clone(), shutdown.clone());
             tokio::spawn(async move { demo.serve(listener, router, limits, shutdown).await })
         } else {
-            let router = app(state.clone(), None);
+            let router = router.clone();
             let live = Arc::clone(state.live());
             let stop = shutdown.clone();
             tokio::spawn(async move {
@@ -195,6 +203,7 @@ impl TestServer {
             shutdown,
             served: Some(served),
             client: client(),
+            router,
         }
     }
 
@@ -224,7 +233,28 @@ impl TestServer {
         self.state.store().len().await.unwrap()
     }
 
+    /// Sends a request to the router in-process (no socket, no client address).
     pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<axum::body::Body>,
+    ) -> Reply {
+        let mut request =
+            axum::http::Request::builder().method(method).uri(path).header("host", "t");
+        if let Some(content_type) = content_type {
+            request = request.header(CONTENT_TYPE, content_type);
+        }
+        let response = self.router.clone().oneshot(request.body(body.into()).unwrap()).await;
+        let Ok(response) = response;
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec();
+        Reply { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    /// Sends a request over loopback, following redirects, from 127.0.0.1.
+    pub async fn send_http(
         &self,
         method: Method,
         path: &str,

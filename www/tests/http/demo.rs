@@ -171,7 +171,9 @@ async fn the_fixtures_answer_as_a_session_middleware_and_a_captive_portal_would(
     assert_eq!(redirect.headers()["location"], "/login.html");
 
     // A client that follows it, as fetch does, ends on the sign-in page.
-    let followed = server.post_json("/api/v1/demo/redirect-to-login", "{}").await;
+    let followed = server
+        .send_http(Method::POST, "/api/v1/demo/redirect-to-login", Some("application/json"), "{}")
+        .await;
     assert_eq!(followed.status, 200);
     assert!(followed.header("content-type").unwrap().starts_with("text/html"));
     assert!(followed.text().contains("Sign in"));

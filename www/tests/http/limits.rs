@@ -128,7 +128,7 @@ async fn a_shutdown_ends_within_its_deadline_despite_a_stalled_request() {
     );
     stalled.write_all(head.as_bytes()).await.unwrap();
     // The request is in flight once the server answers another one after it.
-    assert_eq!(server.get("/healthz").await.status, 200);
+    assert_eq!(server.send_http(Method::GET, "/healthz", None, "").await.status, 200);
 
     let started = Instant::now();
     server.shutdown.cancel();
@@ -143,10 +143,12 @@ async fn a_create_flood_gets_429_and_another_client_still_creates() {
     let mut options = Options::default();
     options.app.create_limit = RateLimit { burst: 5, per_second: 1.0 };
     let server = TestServer::with(options).await;
+    let create =
+        || server.send_http(Method::POST, "/api/v1/session", Some("application/json"), "{}");
     for _ in 0..5 {
-        server.create().await;
+        assert_eq!(create().await.status, 201);
     }
-    let flooded = server.post_json("/api/v1/session", "{}").await;
+    let flooded = create().await;
     flooded.assert_error(429, "ERR_RATE_LIMITED");
     assert_eq!(flooded.header("retry-after"), Some("1"));
     assert_eq!(server.len().await, 5);
@@ -163,7 +165,7 @@ async fn a_create_flood_gets_429_and_another_client_still_creates() {
     assert_eq!(response.status(), 201, "another address is not affected");
 
     server.clock.advance(Duration::from_secs(1));
-    assert_eq!(server.post_json("/api/v1/session", "{}").await.status, 201, "one more a second");
+    assert_eq!(create().await.status, 201, "one more a second");
 }
 
 #[tokio::test]
