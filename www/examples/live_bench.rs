@@ -24,6 +24,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 /// How many sockets one source address opens at most.
 const PER_SOURCE: usize = 20_000;
 
+/// How many handshakes are under way at once.
+const OPENING_AT_ONCE: usize = 256;
+
 #[derive(Debug, Parser)]
 #[command(name = "live_bench", about = "Load for the live channel's benchmarks (loopback only)")]
 struct Args {
@@ -74,15 +77,16 @@ async fn create(http: &reqwest::Client, url: &str) -> String {
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
-async fn open(server: SocketAddr, source: IpAddr, id: &str) -> Socket {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::new(source, 0)).unwrap();
-    let stream = socket.connect(server).await.unwrap();
+async fn open(server: SocketAddr, source: IpAddr, id: &str) -> Result<Socket, String> {
+    let socket = TcpSocket::new_v4().map_err(|error| error.to_string())?;
+    socket.bind(SocketAddr::new(source, 0)).map_err(|error| error.to_string())?;
+    let stream = socket.connect(server).await.map_err(|error| error.to_string())?;
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
     let url = format!("ws://{server}/api/v1/session/{id}/live");
-    let (socket, _) =
-        tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await.unwrap();
-    socket
+    let (socket, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(socket)
 }
 
 async fn next_text(socket: &mut Socket) -> Option<String> {
@@ -113,7 +117,8 @@ async fn main() {
             let mut took = Vec::with_capacity(rounds);
             for _ in 0..rounds {
                 let id = create(&http, &a).await;
-                let mut socket = open(server_a, IpAddr::V4(Ipv4Addr::LOCALHOST), &id).await;
+                let mut socket =
+                    open(server_a, IpAddr::V4(Ipv4Addr::LOCALHOST), &id).await.expect("opened");
                 let opened = next_text(&mut socket).await.expect("the opening message");
                 assert!(opened.contains("extended"), "{opened}");
                 let started = Instant::now();
@@ -159,14 +164,25 @@ async fn main() {
             let stop = tokio_util::sync::CancellationToken::new();
             let mut sockets = JoinSet::new();
             let (opened_tx, mut opened_rx) = tokio::sync::mpsc::unbounded_channel();
+            // A few hundred handshakes at a time, as tabs would arrive, not all at once.
+            let opening_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(OPENING_AT_ONCE));
             let opening = Instant::now();
             for (n, id) in ids.into_iter().enumerate() {
                 let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (n / PER_SOURCE) as u8));
                 let (stop, opened_tx) = (stop.clone(), opened_tx.clone());
+                let slots = std::sync::Arc::clone(&opening_slots);
                 sockets.spawn(async move {
-                    let mut socket = open(server, source, &id).await;
+                    let slot = slots.acquire_owned().await;
+                    let mut socket = match open(server, source, &id).await {
+                        Ok(socket) => socket,
+                        Err(error) => {
+                            let _ = opened_tx.send(Err(error));
+                            return;
+                        }
+                    };
                     let _ = next_text(&mut socket).await;
-                    let _ = opened_tx.send(());
+                    drop(slot);
+                    let _ = opened_tx.send(Ok(()));
                     // Reading answers the server's pings.
                     tokio::select! {
                         () = stop.cancelled() => {}
@@ -179,14 +195,23 @@ async fn main() {
                 }
             }
             drop(opened_tx);
-            let mut opened = 0;
-            while opened < count && opened_rx.recv().await.is_some() {
-                opened += 1;
+            let (mut opened, mut failed) = (0, Vec::new());
+            while opened + failed.len() < count {
+                match opened_rx.recv().await {
+                    Some(Ok(())) => opened += 1,
+                    Some(Err(error)) => failed.push(error),
+                    None => break,
+                }
+            }
+            if let Some(first) = failed.first() {
+                eprintln!("live_bench: {} sockets failed to open, the first: {first}", failed.len());
             }
             let opened_in = opening.elapsed();
             println!(
                 "LIVE_OPEN {}",
-                serde_json::json!({"sockets": opened, "open_s": opened_in.as_secs_f64()})
+                serde_json::json!({
+                    "sockets": opened, "failed": failed.len(), "open_s": opened_in.as_secs_f64()
+                })
             );
             tokio::time::sleep(hold).await;
             stop.cancel();
