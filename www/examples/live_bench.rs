@@ -204,7 +204,10 @@ async fn main() {
                 }
             }
             if let Some(first) = failed.first() {
-                eprintln!("live_bench: {} sockets failed to open, the first: {first}", failed.len());
+                eprintln!(
+                    "live_bench: {} sockets failed to open, the first: {first}",
+                    failed.len()
+                );
             }
             let opened_in = opening.elapsed();
             println!(

@@ -593,10 +593,6 @@ mod tests {
         MemoryStore::new(MemoryStoreConfig { ttl: TTL, ..MemoryStoreConfig::default() })
     }
 
-    fn info(json: &str) -> &str {
-        json
-    }
-
     fn kept(json: &str) -> Option<ClientInfo> {
         Some(ClientInfo::from_stored(json))
     }
@@ -610,7 +606,7 @@ mod tests {
         assert_eq!(created.last_heartbeat_at, None);
         assert_eq!(store.get(created.id, T0 + 10).await.unwrap(), created);
 
-        let expires = store.heartbeat(created.id, T0 + 5_000, info("{\"a\":1}")).await.unwrap();
+        let expires = store.heartbeat(created.id, T0 + 5_000, "{\"a\":1}").await.unwrap();
         assert_eq!(expires, T0 + 65_000);
         let read = store.get(created.id, T0 + 6_000).await.unwrap();
         assert_eq!(read.expires_at, T0 + 65_000, "reading does not extend");
@@ -620,10 +616,7 @@ mod tests {
 
         store.delete(created.id, T0 + 7_000).await.unwrap();
         assert_eq!(store.get(created.id, T0 + 7_000).await, Err(StoreError::NotFound));
-        assert_eq!(
-            store.heartbeat(created.id, T0 + 7_000, info("{}")).await,
-            Err(StoreError::NotFound)
-        );
+        assert_eq!(store.heartbeat(created.id, T0 + 7_000, "{}").await, Err(StoreError::NotFound));
         assert_eq!(store.delete(created.id, T0 + 7_000).await, Err(StoreError::NotFound));
         assert_eq!(store.len().await.unwrap(), 0);
     }
@@ -634,10 +627,7 @@ mod tests {
         let session = store.create(T0).await.unwrap();
         let expiry = session.expires_at;
         assert!(store.get(session.id, expiry - 1).await.is_ok());
-        assert_eq!(
-            store.heartbeat(session.id, expiry, info("{}")).await,
-            Err(StoreError::NotFound)
-        );
+        assert_eq!(store.heartbeat(session.id, expiry, "{}").await, Err(StoreError::NotFound));
         assert_eq!(store.len().await.unwrap(), 0);
         assert_eq!(
             store.get(session.id, expiry - 1).await,
@@ -654,7 +644,7 @@ mod tests {
         assert_eq!(store.index_records(), 2);
 
         for step in 1..=50 {
-            store.heartbeat(a, T0 + step * 1_000, info("{}")).await.unwrap();
+            store.heartbeat(a, T0 + step * 1_000, "{}").await.unwrap();
         }
         assert_eq!(store.index_records(), 2, "a heartbeat writes no index record");
 
@@ -700,7 +690,7 @@ mod tests {
             }
         }
         for id in &keep {
-            store.heartbeat(*id, T0 + 30_000, info("{}")).await.unwrap();
+            store.heartbeat(*id, T0 + 30_000, "{}").await.unwrap();
         }
         let removed = store.sweep(T0 + 63_000).await.unwrap();
         assert_eq!(removed, n - keep.len());
@@ -789,9 +779,9 @@ mod tests {
         });
         let id = store.create(T0).await.unwrap().id;
         for _ in 0..5 {
-            store.heartbeat(id, T0, info("{}")).await.unwrap();
+            store.heartbeat(id, T0, "{}").await.unwrap();
         }
-        let refused = store.heartbeat(id, T0, info("{\"refused\":true}")).await;
+        let refused = store.heartbeat(id, T0, "{\"refused\":true}").await;
         assert_eq!(
             refused,
             Err(StoreError::RateLimited { retry_after: Duration::from_millis(100) })
@@ -801,14 +791,14 @@ mod tests {
         assert_eq!(session.client_info, kept("{}"), "nor kept");
 
         // 10 per second: one token back after 100 ms, not before.
-        assert!(store.heartbeat(id, T0 + 99, info("{}")).await.is_err());
-        assert!(store.heartbeat(id, T0 + 100, info("{}")).await.is_ok());
-        assert!(store.heartbeat(id, T0 + 100, info("{}")).await.is_err());
+        assert!(store.heartbeat(id, T0 + 99, "{}").await.is_err());
+        assert!(store.heartbeat(id, T0 + 100, "{}").await.is_ok());
+        assert!(store.heartbeat(id, T0 + 100, "{}").await.is_err());
         // A long pause refills up to the burst, no more.
         for _ in 0..5 {
-            store.heartbeat(id, T0 + 60_000, info("{}")).await.unwrap();
+            store.heartbeat(id, T0 + 60_000, "{}").await.unwrap();
         }
-        assert!(store.heartbeat(id, T0 + 60_000, info("{}")).await.is_err());
+        assert!(store.heartbeat(id, T0 + 60_000, "{}").await.is_err());
     }
 
     #[tokio::test]
