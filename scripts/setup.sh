@@ -12,6 +12,8 @@ what=${1:-test}
 apt_packages=(binaryen)
 if [ "$what" != wasm ]; then
   apt_packages+=(chromium chromium-driver curl)
+  # The Redis store's tests and benchmarks run against a real redis-server.
+  apt_packages+=(redis-server)
   # Any Node.js with npm will do, from Debian or elsewhere.
   command -v npm >/dev/null || apt_packages+=(nodejs npm)
 fi
