@@ -671,3 +671,55 @@ async fn the_idle_policy_prompts_then_goes_idle_and_heartbeats_stop_until_the_us
     assert_eq!(keeper.state(), "running");
     keeper.stop();
 }
+
+/// The server's `/metrics` text.
+async fn metrics() -> String {
+    let response = RequestBuilder::new(&format!("{SERVER}/metrics"))
+        .send()
+        .await
+        .expect("the reference server is reachable");
+    response.text().await.unwrap_or_default()
+}
+
+/// Waits until the server holds `count` live sockets.
+async fn wait_for_live_sockets(count: usize) {
+    let line = format!("keeper_live_sockets {count}");
+    for _ in 0..150 {
+        if metrics().await.lines().any(|l| l == line) {
+            return;
+        }
+        tick().await;
+    }
+    panic!("the server never held {count} live sockets:\n{}", metrics().await);
+}
+
+#[wasm_bindgen_test]
+async fn a_session_deleted_on_the_server_expires_as_revoked_within_a_second_over_the_live_channel()
+{
+    let id = create_session().await;
+    let recorded = Recorded::default();
+    let keeper = keeper_for(&id, &[("live", true.into()), ("intervalMs", ms(60_000.0))], &recorded);
+    keeper.start();
+    recorded.wait_for("onHeartbeat", 1, 3_000).await;
+    wait_for_live_sockets(1).await;
+    let before = keeper.expires_at().expect("known after the start heartbeat");
+    // Another device extends the session: the push moves this keeper's expiry too.
+    let path = format!("/api/v1/session/{id}/heartbeat");
+    let (status, _) = fetch("POST", &path, Some("application/json"), Some("{}")).await;
+    assert_eq!(status, 200);
+    for _ in 0..50 {
+        if keeper.expires_at().is_some_and(|at| at > before) {
+            break;
+        }
+        tick().await;
+    }
+    assert!(keeper.expires_at().unwrap() > before, "a pushed extension moves expiresAt");
+    let deleted_at = js_sys::Date::now();
+    let (status, _) = fetch("DELETE", &format!("/api/v1/session/{id}"), None, None).await;
+    assert_eq!(status, 204);
+    let expired = recorded.wait_for("onExpired", 1, 1_000).await;
+    assert_eq!(text(&expired[0], "reason"), "revoked");
+    assert!(js_sys::Date::now() - deleted_at < 1_000.0, "pushed, not found at the next heartbeat");
+    assert_eq!(heartbeats_received(&id).await, 2, "no heartbeat was needed to find out");
+    wait_for_live_sockets(0).await;
+}

@@ -279,7 +279,7 @@ impl Options {
                     message: "must be true or a URL template, got \"\"".into(),
                 });
             }
-            Some(template) => Some(self.fill(template)?),
+            Some(template) => Some(websocket_url(self.fill(template)?)),
             None => None,
         };
         let session_key = concat(&[&url, "\n", body]);
@@ -327,6 +327,16 @@ pub fn conventional_live_url(url: &str) -> Result<String, OptionsError> {
                 "true needs a url that ends in /heartbeat; give the live channel's URL instead"
                     .into(),
         }),
+    }
+}
+
+/// A live channel URL as `new WebSocket()` takes it everywhere: `http(s)://` becomes `ws(s)://`
+/// (browsers before 2024 refuse the HTTP schemes); a relative URL is left for the browser to
+/// resolve against the page.
+fn websocket_url(url: String) -> String {
+    match url.strip_prefix("http") {
+        Some(rest) if rest.starts_with("://") || rest.starts_with("s://") => concat(&["ws", rest]),
+        _ => url,
     }
 }
 
@@ -616,6 +626,15 @@ mod tests {
         assert_eq!(o.validate().unwrap().live.as_deref(), Some("/api/v1/session/s1/live"));
         o.live = Some("wss://push.test/s/{sessionId}".into());
         assert_eq!(o.validate().unwrap().live.as_deref(), Some("wss://push.test/s/s1"));
+        o.live = Some("https://app.test/api/v1/session/{sessionId}/live".into());
+        assert_eq!(
+            o.validate().unwrap().live.as_deref(),
+            Some("wss://app.test/api/v1/session/s1/live")
+        );
+        o.live = Some("http://127.0.0.1:8080/live".into());
+        assert_eq!(o.validate().unwrap().live.as_deref(), Some("ws://127.0.0.1:8080/live"));
+        o.live = Some("/httpish/live".into());
+        assert_eq!(o.validate().unwrap().live.as_deref(), Some("/httpish/live"));
         o.live = Some(" ".into());
         assert_eq!(o.validate().unwrap_err().option(), "live");
         assert_eq!(conventional_live_url("/api/ping").unwrap_err().option(), "live");
