@@ -9,7 +9,6 @@ mod options;
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
-use alloc::string::String;
 
 use js_sys::{Function, Promise};
 use keeper_core::text::concat;
@@ -254,15 +253,17 @@ impl SessionKeeper {
 
     #[doc = concat!(r#"`"ready"`, `"running"`, `"failing"`, `"expired"` or `"stopped"`."#)]
     #[wasm_bindgen(skip_jsdoc, getter, unchecked_return_type = "KeeperState")]
-    pub fn state(&self) -> String {
-        self.shell.state().as_str().into()
+    // A `JsValue` rather than a `String`: a string returned to JavaScript costs the glue a
+    // copy out of the wasm memory and a call back to free it, in every getter that does it.
+    pub fn state(&self) -> JsValue {
+        JsValue::from_str(self.shell.state().as_str())
     }
 
     #[doc = concat!(r#"`"active"`, `"prompted"` or `"idle"` (always `"active"` without an idle "#,
         "policy).")]
     #[wasm_bindgen(skip_jsdoc, getter, unchecked_return_type = "Presence")]
-    pub fn presence(&self) -> String {
-        self.shell.presence().as_str().into()
+    pub fn presence(&self) -> JsValue {
+        JsValue::from_str(self.shell.presence().as_str())
     }
 
     #[doc = concat!("True while this tab sends the heartbeats for all tabs of the session (or \
@@ -274,23 +275,23 @@ impl SessionKeeper {
 
     #[doc = concat!("When the session expires as of the last success, epoch ms; `undefined` \
         before one.")]
-    #[wasm_bindgen(skip_jsdoc, getter, js_name = expiresAt)]
-    pub fn expires_at(&self) -> Option<f64> {
-        self.shell.read(|m| m.expires_at()).flatten().map(|ms| ms as f64)
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = expiresAt, unchecked_return_type = "number | undefined")]
+    pub fn expires_at(&self) -> JsValue {
+        epoch_ms(self.shell.read(|m| m.expires_at()).flatten())
     }
 
     #[doc = concat!("When the last successful heartbeat was answered, epoch ms; `undefined` \
         before one.")]
-    #[wasm_bindgen(skip_jsdoc, getter, js_name = lastHeartbeatAt)]
-    pub fn last_heartbeat_at(&self) -> Option<f64> {
-        self.shell.read(|m| m.last_heartbeat_at()).flatten().map(|ms| ms as f64)
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = lastHeartbeatAt, unchecked_return_type = "number | undefined")]
+    pub fn last_heartbeat_at(&self) -> JsValue {
+        epoch_ms(self.shell.read(|m| m.last_heartbeat_at()).flatten())
     }
 
     #[doc = concat!("When the user becomes idle unless active first, epoch ms; `undefined` \
         without an idle policy.")]
-    #[wasm_bindgen(skip_jsdoc, getter, js_name = idleAt)]
-    pub fn idle_at(&self) -> Option<f64> {
-        self.shell.read(|m| m.idle_at()).flatten().map(|ms| ms as f64)
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = idleAt, unchecked_return_type = "number | undefined")]
+    pub fn idle_at(&self) -> JsValue {
+        epoch_ms(self.shell.read(|m| m.idle_at()).flatten())
     }
 
     #[doc = concat!("Failures since the last success.")]
@@ -298,4 +299,10 @@ impl SessionKeeper {
     pub fn consecutive_failures(&self) -> u32 {
         self.shell.read(|m| m.consecutive_failures()).unwrap_or(0)
     }
+}
+
+/// An optional time for a getter: a number, or `undefined`. A `JsValue` rather than an
+/// `Option<f64>`, whose two-value return costs a shim in the wasm and in the glue per getter.
+fn epoch_ms(ms: Option<u64>) -> JsValue {
+    ms.map_or(JsValue::UNDEFINED, |ms| JsValue::from_f64(ms as f64))
 }
