@@ -16,10 +16,10 @@ impl JsonObject {
 
     fn key(&mut self, key: &str) -> &mut String {
         if self.0.len() > 1 {
-            self.0.push(',');
+            self.0.push_str(",");
         }
         push_string(&mut self.0, key);
-        self.0.push(':');
+        self.0.push_str(":");
         &mut self.0
     }
 
@@ -45,7 +45,7 @@ impl JsonObject {
     }
 
     pub(crate) fn finish(mut self) -> String {
-        self.0.push('}');
+        self.0.push_str("}");
         self.0
     }
 
@@ -58,7 +58,7 @@ impl JsonObject {
 /// Appends `text` as a JSON string, escaped. Byte by byte: only ASCII bytes are escaped, so
 /// the runs between them are whole UTF-8 sequences.
 pub(crate) fn push_string(out: &mut String, text: &str) {
-    out.push('"');
+    out.push_str("\"");
     let mut start = 0;
     for (at, byte) in text.bytes().enumerate() {
         let escape = match byte {
@@ -76,7 +76,7 @@ pub(crate) fn push_string(out: &mut String, text: &str) {
         start = at + 1;
     }
     out.push_str(text.get(start..).unwrap_or(""));
-    out.push('"');
+    out.push_str("\"");
 }
 
 #[cfg(test)]

@@ -243,7 +243,7 @@ impl Options {
         }
         self.timing.validate()?;
         let body = self.body.trim_ascii();
-        if !(body.starts_with('{') && body.ends_with('}')) {
+        if !matches!(body.as_bytes(), [b'{', .., b'}']) {
             return Err(OptionsError::BodyNotObject);
         }
         let mut content_type = DEFAULT_CONTENT_TYPE.to_string();
@@ -382,7 +382,7 @@ pub fn encode_uri_component(text: &str) -> String {
         {
             out.push_str(text.get(at..=at).unwrap_or(""));
         } else {
-            out.push('%');
+            out.push_str("%");
             out.push_str(HEX_DIGITS[usize::from(byte >> 4)]);
             out.push_str(HEX_DIGITS[usize::from(byte & 15)]);
         }
@@ -469,7 +469,7 @@ impl OptionsError {
                 };
                 out.push_str(&concat(&[rule, longer, " ("]));
                 push_u64(&mut out, *longer_ms);
-                out.push(')');
+                out.push_str(")");
                 out
             }
             OptionsError::BodyNotObject => "body must be a JSON object".into(),

@@ -153,7 +153,7 @@ impl Message {
         out.push_str(tag);
         for (i, &n) in numbers.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                out.push_str(",");
             }
             if n != NONE {
                 push_u64(&mut out, n);
@@ -161,15 +161,15 @@ impl Message {
         }
         if let Message::Fact(Fact::Failed(f) | Fact::Gone(f, _)) = self {
             // Only the last text may hold a newline: it runs to the end.
-            out.push('\n');
+            out.push_str("\n");
             let mut code = f.code.as_str();
             while let (line, Some(more)) = cut(code, b'\n') {
                 out.push_str(line);
-                out.push(' ');
+                out.push_str(" ");
                 code = more;
             }
             out.push_str(code);
-            out.push('\n');
+            out.push_str("\n");
             out.push_str(&f.message);
         }
         out
