@@ -831,8 +831,11 @@ impl Machine {
     /// down by up to half ("equal jitter") so that many clients do not retry in lockstep.
     fn backoff_delay(&mut self) -> u64 {
         let doublings = self.failures.saturating_sub(1).min(32);
-        let ceiling =
-            self.timing.retry_min_ms.saturating_mul(1 << doublings).min(self.timing.retry_max_ms);
+        let min = self.timing.retry_min_ms;
+        // A shift that saturates, rather than `saturating_mul`: on wasm32 an overflow-checked
+        // 64-bit multiplication is a 128-bit multiplication routine.
+        let doubled = if doublings <= min.leading_zeros() { min << doublings } else { u64::MAX };
+        let ceiling = doubled.min(self.timing.retry_max_ms);
         let half = ceiling / 2;
         ceiling - self.next_random() % (half + 1)
     }
