@@ -81,7 +81,8 @@ pub struct Shell {
     listeners: Cell<Option<[Listeners; 2]>>,
     request: Cell<Option<(RequestId, AbortController)>>,
     waiters: Cell<Vec<Waiter>>,
-    tabs: Cell<Option<TabLink>>,
+    /// Boxed so that taking it out and putting it back moves a pointer, not the whole link.
+    tabs: Cell<Option<Box<TabLink>>>,
     /// Hidden for good or frozen: not competing to lead until shown again.
     parked: Cell<bool>,
     live: Cell<Option<LiveSocket>>,
@@ -99,7 +100,8 @@ impl Shell {
             let tabs = options
                 .cross_tab
                 .then(|| TabLink::open(&window, &endpoint.session_key, me.clone()))
-                .flatten();
+                .flatten()
+                .map(Box::new);
             let mut machine = Machine::new(options.timing.clone(), seed);
             if tabs.is_some() {
                 machine = machine.coordinated();
@@ -248,7 +250,7 @@ impl Shell {
 
     fn with_tabs<T: Default>(&self, f: impl FnOnce(&mut TabLink) -> T) -> T {
         let mut tabs = self.tabs.take();
-        let result = tabs.as_mut().map(f).unwrap_or_default();
+        let result = tabs.as_deref_mut().map(f).unwrap_or_default();
         self.tabs.set(tabs);
         result
     }
