@@ -13,20 +13,20 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::mem::take;
 
-use js_sys::Function;
+use js_sys::Promise;
 use keeper_core::election::Step;
 use keeper_core::event::{Event, Failure, Heartbeat, Presence, State};
 use keeper_core::machine::{Command, Input, Machine, RequestId, Role};
 use keeper_core::options::{Options, OptionsError};
 use keeper_core::tabs::Message;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, Document, Window};
+use web_sys::{AbortController, Document, MessageEvent, Response, Window};
 
-use super::fetch::Poster;
+use super::fetch::{Head, Poster, reply};
 use super::listen::Listeners;
 use super::live::LiveSocket;
 use super::tabs::TabLink;
-use super::{Handler, handler, now_ms, prop};
+use super::{Handler, Hook, hook, now_ms, prop};
 
 /// Why a shell could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,8 @@ pub struct Shell {
     on_event: Box<dyn Fn(&Event)>,
     on_tick: Handler,
     alarm: Cell<Option<(u64, i32)>>,
+    /// The answer's head to the request in flight, kept until its body is read.
+    head: Cell<Option<(RequestId, Head)>>,
     // The fields below are taken out and put back (`Cell::take`), never borrowed: nothing in
     // the package can panic on a borrow.
     listeners: Cell<Option<[Listeners; 2]>>,
@@ -99,7 +101,7 @@ impl Shell {
         Ok(Rc::new_cyclic(|me: &Weak<Shell>| {
             let tabs = options
                 .cross_tab
-                .then(|| TabLink::open(&window, &endpoint.session_key, me.clone()))
+                .then(|| TabLink::open(&window, &endpoint.session_key, me))
                 .flatten()
                 .map(Box::new);
             let mut machine = Machine::new(options.timing.clone(), seed);
@@ -109,7 +111,6 @@ impl Shell {
             if endpoint.live.is_some() {
                 machine = machine.with_live_channel();
             }
-            let ticker = me.clone();
             Shell {
                 machine: RefCell::new(machine),
                 gate: Cell::new(u64::MAX),
@@ -119,13 +120,9 @@ impl Shell {
                 window,
                 document,
                 on_event,
-                on_tick: handler(move |_| {
-                    if let Some(shell) = ticker.upgrade() {
-                        shell.tick();
-                    }
-                    JsValue::UNDEFINED
-                }),
+                on_tick: hook(me, Hook::Tick),
                 alarm: Cell::new(None),
+                head: Cell::new(None),
                 listeners: Cell::new(None),
                 request: Cell::new(None),
                 waiters: Cell::new(Vec::new()),
@@ -227,8 +224,57 @@ impl Shell {
         self.apply(steps);
     }
 
+    /// What a browser callback brings: see [`Hook`].
+    pub(crate) fn on(&self, hook: Hook, value: JsValue) -> JsValue {
+        match hook {
+            Hook::Tick => self.tick(),
+            // Runs on every mouse move: one clock read and one comparison against the gate; no
+            // allocation, no string crossing into wasm, no borrow.
+            Hook::Activity => {
+                if now_ms() >= self.gate.get() {
+                    self.feed(Input::Activity);
+                }
+            }
+            Hook::Lifecycle => self.lifecycle(&value.unchecked_ref::<web_sys::Event>().type_()),
+            Hook::TabMessage => {
+                let data = value.unchecked_ref::<MessageEvent>().data();
+                if let Some(message) = data.as_string().and_then(|text| Message::decode(&text)) {
+                    self.hear(message);
+                }
+            }
+            Hook::LockGranted => return self.lock_granted(),
+            Hook::Live => {
+                if let Some(input) = super::live::input_of(&value) {
+                    self.feed(input);
+                }
+            }
+            Hook::Response(request) => {
+                self.head.set(Some((request, self.poster.head(&value))));
+                let text = value.unchecked_ref::<Response>().text();
+                return text.map(JsValue::from).unwrap_or_default();
+            }
+            Hook::Body(request) => self.answered(request, value.as_string(), &JsValue::UNDEFINED),
+            Hook::Failed(request) => self.answered(request, None, &value),
+            Hook::Ignore => {}
+        }
+        JsValue::UNDEFINED
+    }
+
+    /// A request ended: with its body `text`, or with `error`.
+    fn answered(&self, request: RequestId, text: Option<String>, error: &JsValue) {
+        let head = match self.head.take() {
+            Some((id, head)) if id == request => Some(head),
+            other => {
+                // An aborted request's late end must not take the current request's head.
+                self.head.set(other);
+                None
+            }
+        };
+        self.feed(Input::Reply { request, reply: reply(head, text, error) });
+    }
+
     /// A message from another tab.
-    pub(crate) fn hear(&self, message: Message) {
+    fn hear(&self, message: Message) {
         match message {
             Message::Fact(fact) => self.feed(Input::Peer(fact)),
             Message::Ballot(ballot) => {
@@ -239,13 +285,17 @@ impl Shell {
         }
     }
 
-    /// The Web Lock was granted; `release` frees it.
-    pub(crate) fn lock_granted(&self, release: Function) {
-        if self.with_tabs(|tabs| tabs.granted(&release).then_some(())).is_some() {
-            self.feed(Input::Lead);
-        } else {
-            let _ = release.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED);
+    /// The Web Lock was granted: returns the promise that holds it until this tab resolves it,
+    /// or `undefined` (which frees it at once) if this tab left meanwhile.
+    fn lock_granted(&self) -> JsValue {
+        let mut release = None;
+        let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+        let kept = release.is_some_and(|release| self.with_tabs(|tabs| tabs.granted(release)));
+        if !kept {
+            return JsValue::UNDEFINED;
         }
+        self.feed(Input::Lead);
+        held.into()
     }
 
     fn with_tabs<T: Default>(&self, f: impl FnOnce(&mut TabLink) -> T) -> T {
@@ -277,12 +327,7 @@ impl Shell {
     }
 
     fn send(&self, request: RequestId) {
-        let me = self.me.clone();
-        let controller = self.poster.post(&self.window, move |reply| {
-            if let Some(shell) = me.upgrade() {
-                shell.feed(Input::Reply { request, reply });
-            }
-        });
+        let controller = self.poster.post(&self.window, &self.me, request);
         self.request.set(controller.map(|c| (request, c)));
     }
 
@@ -294,8 +339,7 @@ impl Shell {
     }
 
     fn connect(&self) {
-        let socket =
-            self.live_url.as_deref().and_then(|url| LiveSocket::open(url, self.me.clone()));
+        let socket = self.live_url.as_deref().and_then(|url| LiveSocket::open(url, &self.me));
         let failed = socket.is_none();
         self.live.set(socket);
         if failed {
@@ -358,18 +402,9 @@ impl Shell {
         }
     }
 
-    /// User activity: the handler runs on every mouse move, so it is one clock read and one
-    /// comparison against the gate; no allocation, no string crossing into wasm, no borrow.
+    /// User activity.
     fn activity_listeners(&self) -> Listeners {
-        let me = self.me.clone();
-        let mut listeners = Listeners::new(handler(move |_| {
-            if let Some(shell) = me.upgrade()
-                && now_ms() >= shell.gate.get()
-            {
-                shell.feed(Input::Activity);
-            }
-            JsValue::UNDEFINED
-        }));
+        let mut listeners = Listeners::new(hook(&self.me, Hook::Activity));
         for kind in &self.activity_events {
             listeners.on(&self.document, kind);
         }
@@ -379,14 +414,7 @@ impl Shell {
     /// The page's and the network's changes that make the keeper look at the clock again, or
     /// hand leadership over.
     fn lifecycle_listeners(&self) -> Listeners {
-        let me = self.me.clone();
-        let mut listeners = Listeners::new(handler(move |event| {
-            let kind = event.unchecked_ref::<web_sys::Event>().type_();
-            if let Some(shell) = me.upgrade() {
-                shell.lifecycle(&kind);
-            }
-            JsValue::UNDEFINED
-        }));
+        let mut listeners = Listeners::new(hook(&self.me, Hook::Lifecycle));
         for kind in ["visibilitychange", "freeze", "resume"] {
             listeners.on(&self.document, kind);
         }

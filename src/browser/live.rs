@@ -9,9 +9,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Event, MessageEvent, WebSocket};
 
 use super::fetch::{field, read_fields};
-use super::handler;
 use super::keeper::Shell;
 use super::listen::Listeners;
+use super::{Hook, hook};
 
 /// An open (or opening) live channel; dropping it closes the socket and silences its handlers.
 pub(crate) struct LiveSocket {
@@ -21,16 +21,9 @@ pub(crate) struct LiveSocket {
 
 impl LiveSocket {
     /// Opens `url`; `None` when the browser refuses the URL at once.
-    pub(crate) fn open(url: &str, shell: Weak<Shell>) -> Option<LiveSocket> {
+    pub(crate) fn open(url: &str, shell: &Weak<Shell>) -> Option<LiveSocket> {
         let socket = WebSocket::new(url).ok()?;
-        let mut listeners = Listeners::new(handler(move |event| {
-            if let Some(shell) = shell.upgrade()
-                && let Some(input) = input_of(&event)
-            {
-                shell.feed(input);
-            }
-            JsValue::UNDEFINED
-        }));
+        let mut listeners = Listeners::new(hook(shell, Hook::Live));
         for kind in ["open", "message", "close"] {
             listeners.on(&socket, kind);
         }
@@ -38,7 +31,8 @@ impl LiveSocket {
     }
 }
 
-fn input_of(event: &JsValue) -> Option<Input> {
+/// What a socket event means for the machine.
+pub(crate) fn input_of(event: &JsValue) -> Option<Input> {
     match event.unchecked_ref::<Event>().type_().as_str() {
         "open" => Some(Input::LinkUp),
         "close" => Some(Input::LinkDown),
