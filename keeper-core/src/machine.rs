@@ -369,7 +369,7 @@ impl Machine {
             .failing_since
             .filter(|_| !self.warned && self.role != Role::Follower)
             .map(|since| since + self.timing.failure_warning_ms);
-        [work, warning, self.idle.next_wake(), link].into_iter().flatten().min()
+        earliest(&[work, warning, self.idle.next_wake(), link])
     }
 
     /// What a tab that joins needs to know; the leader answers [`Fact::Hello`] with it.
@@ -944,6 +944,20 @@ fn tell_results(out: &mut Vec<Command>) {
         told.push(Command::Tell(fact));
     }
     out.extend(told);
+}
+
+/// The earliest of `times`, if any is set. A plain loop: `into_iter().flatten().min()` costs
+/// the package its iterator adapters at each use.
+pub fn earliest(times: &[Option<u64>]) -> Option<u64> {
+    let mut first: Option<u64> = None;
+    for &time in times {
+        if let Some(t) = time
+            && first.is_none_or(|f| t < f)
+        {
+            first = Some(t);
+        }
+    }
+    first
 }
 
 /// A tenth of the lifetime the server granted, at most [`MAX_SAFETY_MARGIN_MS`].

@@ -16,7 +16,7 @@ use core::mem::take;
 use js_sys::Promise;
 use keeper_core::election::Step;
 use keeper_core::event::{Event, Failure, Heartbeat, Presence, State};
-use keeper_core::machine::{Command, Input, Machine, RequestId, Role};
+use keeper_core::machine::{Command, Input, Machine, RequestId, Role, earliest};
 use keeper_core::options::{Options, OptionsError};
 use keeper_core::tabs::Message;
 use wasm_bindgen::{JsCast, JsValue};
@@ -380,10 +380,8 @@ impl Shell {
     /// Keeps exactly one timer, armed for the earliest of the machine's and the election's
     /// wake-ups.
     fn sync_alarm(&self, now: u64) {
-        let wake = [self.read(Machine::next_wake).flatten(), self.with_tabs(|t| t.next_wake())]
-            .into_iter()
-            .flatten()
-            .min();
+        let wake =
+            earliest(&[self.read(Machine::next_wake).flatten(), self.with_tabs(|t| t.next_wake())]);
         if self.alarm.get().map(|(at, _)| at) == wake {
             return;
         }
