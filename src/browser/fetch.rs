@@ -13,10 +13,10 @@ use keeper_core::machine::RequestId;
 use keeper_core::options::{Credentials, Endpoint};
 use keeper_core::reply::{Body, Reply, ReplyBody, RetryAfter, redirected_elsewhere};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, RequestInit, Response, Window};
+use web_sys::{AbortController, Headers, RequestInit, Window};
 
 use super::keeper::Shell;
-use super::{Hook, one_shot, then_call};
+use super::{Hook, one_shot, prop, then_call};
 use crate::json::{JsonObject, push_string};
 
 /// Where and how heartbeats are sent; fixed when the keeper is built.
@@ -60,7 +60,7 @@ impl Poster {
         request: RequestId,
     ) -> Option<AbortController> {
         let controller = AbortController::new().ok()?;
-        let _ = Reflect::set(&self.init, &"signal".into(), &controller.signal());
+        let _ = Reflect::set(&self.init, &"signal".into(), &prop(&controller, "signal"));
         let promise = window.fetch_with_str_and_init(&self.url, &self.init);
         let on_response = one_shot(shell, Hook::Response(request));
         let read = then_call(&promise, &on_response, &JsValue::UNDEFINED);
@@ -69,20 +69,22 @@ impl Poster {
         Some(controller)
     }
 
-    /// What the first half of an answer says; `response` is a `Response`.
+    /// What the first half of an answer says; `response` is a `Response`. Its properties are
+    /// read with [`prop`], once per heartbeat: a typed binding for each would cost the package
+    /// an import.
     pub(crate) fn head(&self, response: &JsValue) -> Head {
-        let response: &Response = response.unchecked_ref();
-        let landed = response.url();
-        let headers = response.headers();
+        let landed = prop(response, "url").as_string().unwrap_or_default();
+        let headers: Headers = prop(response, "headers").unchecked_into();
+        let redirected = prop(response, "redirected").as_bool() == Some(true);
         Head {
-            status: response.status(),
+            status: prop(response, "status").as_f64().map_or(0, |status| status as u16),
             retry_after: headers
                 .get("retry-after")
                 .ok()
                 .flatten()
                 .and_then(|value| RetryAfter::read(&value, Some(js_sys::Date::parse(&value)))),
             content_type: headers.get("content-type").ok().flatten(),
-            redirected_to: (response.redirected() && redirected_elsewhere(&self.url, &landed))
+            redirected_to: (redirected && redirected_elsewhere(&self.url, &landed))
                 .then_some(landed),
         }
     }
@@ -145,5 +147,5 @@ pub(crate) fn field(value: &JsValue, key: &str) -> Option<JsValue> {
     if !value.is_object() {
         return None;
     }
-    Reflect::get(value, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+    Reflect::get(value, &JsValue::from_str(key)).ok().filter(|v| !v.is_null_or_undefined())
 }

@@ -20,7 +20,7 @@ use keeper_core::machine::{Command, Input, Machine, RequestId, Role, earliest};
 use keeper_core::options::{Options, OptionsError};
 use keeper_core::tabs::Message;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, Document, MessageEvent, Response, Window};
+use web_sys::{AbortController, Document, Response, Window};
 
 use super::fetch::{Head, Poster, reply};
 use super::listen::Listeners;
@@ -96,7 +96,8 @@ impl Shell {
     pub fn new(options: Options, on_event: Box<dyn Fn(&Event)>) -> Result<Rc<Shell>, KeeperError> {
         let endpoint = options.validate().map_err(KeeperError::Options)?;
         let window = super::window().ok_or(KeeperError::NoDocument)?;
-        let document = window.document().ok_or(KeeperError::NoDocument)?;
+        let document = Some(prop(&window, "document")).filter(JsValue::is_object);
+        let document: Document = document.ok_or(KeeperError::NoDocument)?.unchecked_into();
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         Ok(Rc::new_cyclic(|me: &Weak<Shell>| {
             let tabs = options
@@ -136,7 +137,7 @@ impl Shell {
 
     /// Starts heartbeats and activity listening; does nothing if already running.
     pub fn start(&self) {
-        let offline = prop(&prop(&self.window, "navigator"), "onLine") == JsValue::FALSE;
+        let offline = prop(&prop(&self.window, "navigator"), "onLine").as_bool() == Some(false);
         self.feed(if offline { Input::Offline } else { Input::Online });
         self.feed(Input::Start);
     }
@@ -235,10 +236,13 @@ impl Shell {
                     self.feed(Input::Activity);
                 }
             }
-            Hook::Lifecycle => self.lifecycle(&value.unchecked_ref::<web_sys::Event>().type_()),
+            Hook::Lifecycle => {
+                self.lifecycle(&prop(&value, "type").as_string().unwrap_or_default())
+            }
             Hook::TabMessage => {
-                let data = value.unchecked_ref::<MessageEvent>().data();
-                if let Some(message) = data.as_string().and_then(|text| Message::decode(&text)) {
+                if let Some(message) =
+                    prop(&value, "data").as_string().and_then(|text| Message::decode(&text))
+                {
                     self.hear(message);
                 }
             }
@@ -438,7 +442,7 @@ impl Shell {
                 self.feed(Input::Visible);
             }
             _ => {
-                if !self.document.hidden() {
+                if prop(&self.document, "hidden").as_bool() == Some(false) {
                     self.feed(Input::Visible);
                 }
             }

@@ -94,6 +94,18 @@ extern "C" {
 
     #[wasm_bindgen(method)]
     fn then(this: &Thenable, ok: &JsValue, err: &JsValue) -> js_sys::Promise;
+
+    /// Anything with a `close()` that does not throw when called without arguments: a
+    /// `BroadcastChannel`, a `WebSocket`. One import for both.
+    type Closable;
+
+    #[wasm_bindgen(method)]
+    fn close(this: &Closable);
+}
+
+/// `target.close()`.
+fn close(target: &JsValue) {
+    target.unchecked_ref::<Closable>().close();
 }
 
 /// `promise.then(ok, err)` with plain functions; an `undefined` handler passes the value or the

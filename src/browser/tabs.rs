@@ -83,7 +83,7 @@ impl TabLink {
             Leadership::Locks { lock: Lock::Out, locks } => {
                 let Ok(controller) = AbortController::new() else { return Vec::new() };
                 let options = empty_object();
-                let _ = Reflect::set(&options, &"signal".into(), &controller.signal());
+                let _ = Reflect::set(&options, &"signal".into(), &prop(&controller, "signal"));
                 let on_grant = one_shot(shell, Hook::LockGranted);
                 let request = locks.request(&self.name, &options, &on_grant);
                 // A request given up with its signal rejects: expected, and not worth a console
@@ -173,6 +173,6 @@ impl Drop for TabLink {
         if let Some(Step::Say(ballot)) = steps.first() {
             self.post(&Message::Ballot(*ballot));
         }
-        self.channel.close();
+        super::close(&self.channel);
     }
 }

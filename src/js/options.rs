@@ -134,7 +134,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     let get =
         |key: &str| Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
     let url = get("url");
-    if url.is_undefined() || url.is_null() {
+    if url.is_null_or_undefined() {
         return Err(OptionsError::MissingUrl);
     }
     let mut options = Options::new(text("url", &url)?);
@@ -166,7 +166,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     options.session_id = match session_id.as_f64() {
         // Numeric ids are common enough to take as they print.
         Some(n) if n.is_finite() => Some(number_text(n)),
-        _ if session_id.is_undefined() || session_id.is_null() => None,
+        _ if session_id.is_null_or_undefined() => None,
         _ => Some(text("sessionId", &session_id)?),
     };
     let live = get("live");
@@ -178,11 +178,11 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     };
     let events = get("activityEvents");
     if !events.is_undefined() {
-        let list = events
-            .dyn_ref::<Array>()
-            .ok_or_else(|| wrong("activityEvents", "an array of event names", &events))?;
+        let list: Array = events
+            .dyn_into()
+            .map_err(|events| wrong("activityEvents", "an array of event names", &events))?;
         options.activity_events.clear();
-        for name in list.iter() {
+        for name in list {
             options.activity_events.push(text("activityEvents", &name)?);
         }
     }
@@ -212,7 +212,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     let mut callbacks = Callbacks(Default::default());
     for (slot, name) in callbacks.0.iter_mut().zip(CALLBACKS) {
         let value = get(name);
-        if value.is_undefined() || value.is_null() {
+        if value.is_null_or_undefined() {
             continue;
         }
         *slot = Some(value.dyn_into().map_err(|v| wrong(name, "a function", &v))?);
@@ -265,8 +265,8 @@ fn describe(value: &JsValue) -> String {
         number_text(n)
     } else if let Some(b) = value.as_bool() {
         if b { "true" } else { "false" }.into()
-    } else if value.is_null() {
-        "null".into()
+    } else if value.is_null_or_undefined() {
+        if value.is_undefined() { "undefined" } else { "null" }.into()
     } else if Array::is_array(value) {
         "an array".into()
     } else if value.is_function() {
