@@ -915,20 +915,13 @@ impl Machine {
     }
 }
 
-/// A leader tells the other tabs every result it emits, in the order it emits them; a failure
-/// that ended the session goes with its end.
+/// A leader tells the other tabs every result it emits, in the order it emits them, after them;
+/// a failure that ended the session goes with its end. (Appended to `out` as they are made: a
+/// second list would cost the package its own growth, iteration and drop code.)
 fn tell_results(out: &mut Vec<Command>) {
-    let mut told: Vec<Command> = Vec::new();
-    for command in out.iter() {
-        let Command::Emit(event) = command else { continue };
-        if let Event::Expired { reason, source: Source::ThisTab } = event
-            && let Some(Command::Tell(Fact::Failed(failure))) = told.last()
-        {
-            let gone = Fact::Gone(failure.clone(), *reason);
-            told.pop();
-            told.push(Command::Tell(gone));
-            continue;
-        }
+    let emitted = out.len();
+    for at in 0..emitted {
+        let Some(Command::Emit(event)) = out.get(at) else { continue };
         let fact = match event {
             Event::Heartbeat(h) if h.source == Source::ThisTab => Fact::Beat(h.clone()),
             Event::Error(f) if f.source == Source::ThisTab => Fact::Failed(f.clone()),
@@ -938,12 +931,18 @@ fn tell_results(out: &mut Vec<Command>) {
             Event::Recovered { failures, downtime_ms, source: Source::ThisTab } => {
                 Fact::Recovered { failures: *failures, downtime_ms: *downtime_ms }
             }
-            Event::Expired { reason, source: Source::ThisTab } => Fact::Expired(*reason),
+            Event::Expired { reason, source: Source::ThisTab } => {
+                let reason = *reason;
+                // Only this function tells a failure: one last in `out` was just told.
+                match out.pop_if(|last| matches!(last, Command::Tell(Fact::Failed(_)))) {
+                    Some(Command::Tell(Fact::Failed(failure))) => Fact::Gone(failure, reason),
+                    _ => Fact::Expired(reason),
+                }
+            }
             _ => continue,
         };
-        told.push(Command::Tell(fact));
+        out.push(Command::Tell(fact));
     }
-    out.extend(told);
 }
 
 /// The earliest of `times`, if any is set. A plain loop: `into_iter().flatten().min()` costs
