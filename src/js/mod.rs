@@ -187,19 +187,18 @@ impl SessionKeeper {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "SessionKeeperOptions")] options: JsValue,
     ) -> Result<SessionKeeper, JsError> {
-        let (options, callbacks) = options::parse(&options).map_err(|e| {
-            JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()]))
-        })?;
-        let shell =
-            Shell::new(options, Box::new(move |event| callbacks.dispatch(event))).map_err(|e| {
-                match e {
-                    KeeperError::Options(e) => {
-                        JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()]))
-                    }
-                    other => JsError::new(&other.message()),
-                }
-            })?;
-        Ok(SessionKeeper { shell })
+        let shell = options::parse(&options).map_err(KeeperError::Options).and_then(
+            |(options, callbacks)| {
+                Shell::new(options, Box::new(move |event| callbacks.dispatch(event)))
+            },
+        );
+        match shell {
+            Ok(shell) => Ok(SessionKeeper { shell }),
+            Err(KeeperError::Options(e)) => {
+                Err(JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()])))
+            }
+            Err(other) => Err(JsError::new(&other.message())),
+        }
     }
 
     #[doc = concat!("Starts heartbeats and activity listening (a heartbeat is sent at once \
