@@ -13,14 +13,14 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::mem::take;
 
-use js_sys::Promise;
+use js_sys::{Function, Promise};
 use keeper_core::election::Step;
 use keeper_core::event::{Event, Failure, Heartbeat, Presence, State};
 use keeper_core::machine::{Command, Input, Machine, RequestId, Role, earliest};
 use keeper_core::options::{Options, OptionsError};
 use keeper_core::tabs::Message;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, Document, Response, Window};
+use web_sys::{AbortController, Document, Window};
 
 use super::fetch::{Head, Poster, reply};
 use super::listen::Listeners;
@@ -254,8 +254,10 @@ impl Shell {
             }
             Hook::Response(request) => {
                 self.head.set(Some((request, self.poster.head(&value))));
-                let text = value.unchecked_ref::<Response>().text();
-                return text.map(JsValue::from).unwrap_or_default();
+                // `response.text()`, through the method's property and `Function.call`, which
+                // the package imports anyway, rather than one more import of its own.
+                let text: Function = prop(&value, "text").unchecked_into();
+                return text.call1(&value, &JsValue::UNDEFINED).unwrap_or_default();
             }
             Hook::Body(request) => self.answered(request, value.as_string(), &JsValue::UNDEFINED),
             Hook::Failed(request) => self.answered(request, None, &value),

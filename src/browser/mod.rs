@@ -74,7 +74,7 @@ fn window() -> Option<web_sys::Window> {
 
 /// `object[key]`, or `undefined`: for the few properties read once, where a typed binding would
 /// cost one more import in the package.
-fn prop(object: &JsValue, key: &str) -> JsValue {
+pub(crate) fn prop(object: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 

@@ -17,6 +17,8 @@ use keeper_core::options::{Credentials, IdlePolicy, Options, OptionsError, conve
 use keeper_core::text::concat;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::browser::prop;
+
 /// Declares the options once: their names for the parser, and the TypeScript interface.
 macro_rules! options_table {
     ($($(#[doc = $doc:literal])+ $name:literal $optional:literal $ts:literal;)+) => {
@@ -122,7 +124,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
         return Err(invalid("options", "must be an object such as { url: \"/api/heartbeat\" }"));
     }
     for key in keys(value) {
-        if !KNOWN.contains(&key.as_str()) {
+        if !KNOWN.iter().any(|known| *known == key) {
             let mut message = concat(&["have an unknown option `", &key, "`; known: "]);
             for (i, name) in KNOWN.iter().enumerate() {
                 message.push_str(if i == 0 { "" } else { ", " });
@@ -178,11 +180,11 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     };
     let events = get("activityEvents");
     if !events.is_undefined() {
-        let list: Array = events
-            .dyn_into()
-            .map_err(|events| wrong("activityEvents", "an array of event names", &events))?;
+        if !Array::is_array(&events) {
+            return Err(wrong("activityEvents", "an array of event names", &events));
+        }
         options.activity_events.clear();
-        for name in list {
+        for name in items(events) {
             options.activity_events.push(text("activityEvents", &name)?);
         }
     }
@@ -222,7 +224,14 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
 
 /// The own enumerable property names of an object.
 fn keys(object: &JsValue) -> impl Iterator<Item = String> {
-    Object::keys(object.unchecked_ref::<Object>()).into_iter().filter_map(|k| k.as_string())
+    items(Object::keys(object.unchecked_ref::<Object>()).into()).filter_map(|k| k.as_string())
+}
+
+/// The items of an array, read as its properties with `Reflect.get`: `Array`'s own length and
+/// item accessors would cost the package two more imports.
+fn items(array: JsValue) -> impl Iterator<Item = JsValue> {
+    let length = prop(&array, "length").as_f64().unwrap_or(0.0) as u32;
+    (0..length).map(move |at| Reflect::get(&array, &JsValue::from(at)).unwrap_or_default())
 }
 
 fn invalid(option: &'static str, message: &str) -> OptionsError {
