@@ -187,7 +187,7 @@ impl SessionKeeper {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "SessionKeeperOptions")] options: JsValue,
     ) -> Result<SessionKeeper, JsError> {
-        let shell = options::parse(&options).map_err(KeeperError::Options).and_then(
+        let shell = options::parse(&options).map_err(|e| KeeperError::Options(*e)).and_then(
             |(options, callbacks)| {
                 Shell::new(options, Box::new(move |event| callbacks.dispatch(event)))
             },

@@ -10,6 +10,7 @@
 //! package, because serde's type-error path formats floats and so links Rust's float printer;
 //! its errors also do not name the field.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 
 use js_sys::{Array, Function, JSON, Object, Reflect};
@@ -118,8 +119,12 @@ pub(crate) const CALLBACKS: [&str; 10] = [
 /// The page's callbacks, in [`CALLBACKS`] order; each may be absent.
 pub(crate) struct Callbacks(pub(crate) [Option<Function>; CALLBACKS.len()]);
 
+/// A bad option, boxed: the parser has some twenty `?`, each of which copies its error into the
+/// result, and a pointer costs the package far less code to copy than the error itself.
+pub(crate) type Bad = Box<OptionsError>;
+
 /// Reads a JavaScript options object.
-pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsError> {
+pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), Bad> {
     if !value.is_object() || Array::is_array(value) || value.is_function() {
         return Err(invalid("options", "must be an object such as { url: \"/api/heartbeat\" }"));
     }
@@ -137,7 +142,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
         |key: &str| Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
     let url = get("url");
     if url.is_null_or_undefined() {
-        return Err(OptionsError::MissingUrl);
+        return Err(OptionsError::MissingUrl.into());
     }
     let mut options = Options::new(text("url", &url)?);
     let timing = &mut options.timing;
@@ -201,7 +206,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     let body = get("body");
     if !body.is_undefined() {
         if !body.is_object() || Array::is_array(&body) || body.is_function() {
-            return Err(OptionsError::BodyNotObject);
+            return Err(OptionsError::BodyNotObject.into());
         }
         let json = JSON::stringify(&body)
             .map_err(|_| invalid("body", "cannot be turned into JSON (a cycle, or a BigInt?)"))?;
@@ -234,20 +239,20 @@ fn items(array: JsValue) -> impl Iterator<Item = JsValue> {
     (0..length).map(move |at| Reflect::get(&array, &JsValue::from(at)).unwrap_or_default())
 }
 
-fn invalid(option: &'static str, message: &str) -> OptionsError {
-    OptionsError::Invalid { option, message: message.into() }
+fn invalid(option: &'static str, message: &str) -> Bad {
+    Box::new(OptionsError::Invalid { option, message: message.into() })
 }
 
 /// "`option` must be `expected`, got `value`".
-fn wrong(option: &'static str, expected: &str, value: &JsValue) -> OptionsError {
+fn wrong(option: &'static str, expected: &str, value: &JsValue) -> Bad {
     invalid(option, &concat(&["must be ", expected, ", got ", &describe(value)]))
 }
 
-fn text(option: &'static str, value: &JsValue) -> Result<String, OptionsError> {
+fn text(option: &'static str, value: &JsValue) -> Result<String, Bad> {
     value.as_string().ok_or_else(|| wrong(option, "a string", value))
 }
 
-fn flag(option: &'static str, value: JsValue, default: bool) -> Result<bool, OptionsError> {
+fn flag(option: &'static str, value: JsValue, default: bool) -> Result<bool, Bad> {
     if value.is_undefined() {
         return Ok(default);
     }
@@ -256,13 +261,13 @@ fn flag(option: &'static str, value: JsValue, default: bool) -> Result<bool, Opt
 
 /// A duration in milliseconds, if given: anything but a positive finite number is an error
 /// naming the option.
-fn millis(option: &'static str, value: JsValue) -> Result<Option<u64>, OptionsError> {
+fn millis(option: &'static str, value: JsValue) -> Result<Option<u64>, Bad> {
     if value.is_undefined() {
         return Ok(None);
     }
     match value.as_f64() {
         Some(n) if n.is_finite() && n >= 0.5 => Ok(Some((n + 0.5) as u64)),
-        _ => Err(OptionsError::NotPositive { option, value: describe(&value) }),
+        _ => Err(Box::new(OptionsError::NotPositive { option, value: describe(&value) })),
     }
 }
 
