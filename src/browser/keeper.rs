@@ -80,7 +80,8 @@ pub struct Shell {
     head: Cell<Option<(RequestId, Head)>>,
     // The fields below are taken out and put back (`Cell::take`), never borrowed: nothing in
     // the package can panic on a borrow.
-    listeners: Cell<Option<[Listeners; 2]>>,
+    /// Boxed, as `tabs` is: it is taken out and put back at every input.
+    listeners: Cell<Option<Box<[Listeners; 2]>>>,
     request: Cell<Option<(RequestId, AbortController)>>,
     waiters: Cell<Vec<Waiter>>,
     /// Boxed so that taking it out and putting it back moves a pointer, not the whole link.
@@ -375,7 +376,9 @@ impl Shell {
         };
         let listeners = self.listeners.take();
         self.listeners.set(match listeners {
-            None if active => Some([self.activity_listeners(), self.lifecycle_listeners()]),
+            None if active => {
+                Some(Box::new([self.activity_listeners(), self.lifecycle_listeners()]))
+            }
             _ if !active => None,
             kept => kept,
         });
