@@ -202,7 +202,7 @@ impl Shell {
                 Command::Send { request, .. } => self.send(*request),
                 Command::Abort { request } => self.abort(*request),
                 Command::Emit(_) => {}
-                Command::Tell(fact) => self.post(&Message::Fact(fact.clone())),
+                Command::Tell(fact) => self.post(&fact.encode()),
                 Command::Connect => self.connect(),
                 Command::Disconnect => self.live.set(None),
             }
@@ -312,14 +312,15 @@ impl Shell {
         result
     }
 
-    fn post(&self, message: &Message) {
-        self.with_tabs(|tabs| tabs.post(message));
+    /// Posts a message's wire form to the other tabs.
+    fn post(&self, wire: &str) {
+        self.with_tabs(|tabs| tabs.post(wire));
     }
 
     fn apply(&self, steps: Vec<Step>) {
         for step in steps {
             match step {
-                Step::Say(ballot) => self.post(&Message::Ballot(ballot)),
+                Step::Say(ballot) => self.post(&Message::Ballot(ballot).encode()),
                 Step::Lead => self.feed(Input::Lead),
                 Step::Follow => self.feed(Input::Follow),
             }

@@ -72,8 +72,9 @@ impl TabLink {
         Some(TabLink { name, channel, _on_message: on_message, leadership })
     }
 
-    pub(crate) fn post(&self, message: &Message) {
-        let _ = self.channel.post_message(&message.encode().into());
+    /// Posts a message's wire form ([`Message::encode`]).
+    pub(crate) fn post(&self, wire: &str) {
+        let _ = self.channel.post_message(&wire.into());
     }
 
     /// Asks to lead: queues for the lock, or enters the election. Does nothing if already in.
@@ -171,7 +172,7 @@ impl Drop for TabLink {
     fn drop(&mut self) {
         let steps = self.leave();
         if let Some(Step::Say(ballot)) = steps.first() {
-            self.post(&Message::Ballot(*ballot));
+            self.post(&Message::Ballot(*ballot).encode());
         }
         super::close(&self.channel);
     }
