@@ -147,5 +147,5 @@ pub(crate) fn field(value: &JsValue, key: &str) -> Option<JsValue> {
     if !value.is_object() {
         return None;
     }
-    Reflect::get(value, &JsValue::from_str(key)).ok().filter(|v| !v.is_null_or_undefined())
+    Some(prop(value, key)).filter(|v| !v.is_null_or_undefined())
 }

@@ -15,6 +15,7 @@ use keeper_core::text::concat;
 use wasm_bindgen::prelude::*;
 
 use crate::browser::{BeatOutcome, KeeperError, Shell};
+use keeper_core::machine::Machine;
 
 #[wasm_bindgen(typescript_custom_section)]
 const OPTIONS_TS: &'static str = options::OPTIONS_TS;
@@ -276,21 +277,21 @@ impl SessionKeeper {
         before one.")]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = expiresAt, unchecked_return_type = "number | undefined")]
     pub fn expires_at(&self) -> JsValue {
-        epoch_ms(self.shell.read(|m| m.expires_at()).flatten())
+        epoch_ms(&self.shell, Machine::expires_at)
     }
 
     #[doc = concat!("When the last successful heartbeat was answered, epoch ms; `undefined` \
         before one.")]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = lastHeartbeatAt, unchecked_return_type = "number | undefined")]
     pub fn last_heartbeat_at(&self) -> JsValue {
-        epoch_ms(self.shell.read(|m| m.last_heartbeat_at()).flatten())
+        epoch_ms(&self.shell, Machine::last_heartbeat_at)
     }
 
     #[doc = concat!("When the user becomes idle unless active first, epoch ms; `undefined` \
         without an idle policy.")]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = idleAt, unchecked_return_type = "number | undefined")]
     pub fn idle_at(&self) -> JsValue {
-        epoch_ms(self.shell.read(|m| m.idle_at()).flatten())
+        epoch_ms(&self.shell, Machine::idle_at)
     }
 
     #[doc = concat!("Failures since the last success.")]
@@ -300,8 +301,13 @@ impl SessionKeeper {
     }
 }
 
-/// An optional time for a getter: a number, or `undefined`. A `JsValue` rather than an
-/// `Option<f64>`, whose two-value return costs a shim in the wasm and in the glue per getter.
-fn epoch_ms(ms: Option<u64>) -> JsValue {
-    ms.map_or(JsValue::UNDEFINED, |ms| JsValue::from_f64(ms as f64))
+/// An optional time of the machine's, for a getter: a number, or `undefined`. A `JsValue`
+/// rather than an `Option<f64>`, whose two-value return costs a shim in the wasm and in the glue
+/// per getter; one function for the three getters, which would otherwise each inline it.
+#[inline(never)]
+fn epoch_ms(shell: &Shell, time: fn(&Machine) -> Option<u64>) -> JsValue {
+    match shell.read(time).flatten() {
+        Some(ms) => JsValue::from_f64(ms as f64),
+        None => JsValue::UNDEFINED,
+    }
 }

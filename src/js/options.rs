@@ -138,8 +138,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), Bad> {
             return Err(invalid("options", &message));
         }
     }
-    let get =
-        |key: &str| Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let get = |key: &str| prop(value, key);
     let url = get("url");
     if url.is_null_or_undefined() {
         return Err(OptionsError::MissingUrl.into());
@@ -199,7 +198,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), Bad> {
             return Err(wrong("headers", "an object of strings", &headers));
         }
         for name in keys(&headers) {
-            let value = Reflect::get(&headers, &JsValue::from_str(&name)).unwrap_or_default();
+            let value = prop(&headers, &name);
             options.headers.push((name, text("headers", &value)?));
         }
     }
