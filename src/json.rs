@@ -6,7 +6,8 @@ use alloc::string::String;
 
 use keeper_core::text::{HEX_DIGITS, push_u64};
 
-/// A JSON object being written: `{"key":value,...}`.
+/// A JSON object being written: `{"key":value,...}`. Its methods take and return `&mut self`
+/// rather than `self`: a builder moved through every call costs each call site a copy.
 pub(crate) struct JsonObject(String);
 
 impl JsonObject {
@@ -23,34 +24,35 @@ impl JsonObject {
         &mut self.0
     }
 
-    pub(crate) fn str(mut self, key: &str, value: &str) -> Self {
+    pub(crate) fn str(&mut self, key: &str, value: &str) -> &mut Self {
         push_string(self.key(key), value);
         self
     }
 
-    pub(crate) fn num(mut self, key: &str, value: u64) -> Self {
+    pub(crate) fn num(&mut self, key: &str, value: u64) -> &mut Self {
         push_u64(self.key(key), value);
         self
     }
 
-    pub(crate) fn bool(mut self, key: &str, value: bool) -> Self {
+    pub(crate) fn bool(&mut self, key: &str, value: bool) -> &mut Self {
         self.key(key).push_str(if value { "true" } else { "false" });
         self
     }
 
     /// A value that is already JSON text.
-    pub(crate) fn raw(mut self, key: &str, json: &str) -> Self {
+    pub(crate) fn raw(&mut self, key: &str, json: &str) -> &mut Self {
         self.key(key).push_str(json);
         self
     }
 
-    pub(crate) fn finish(mut self) -> String {
+    /// The text written; the object is left empty.
+    pub(crate) fn finish(&mut self) -> String {
         self.0.push_str("}");
-        self.0
+        core::mem::take(&mut self.0)
     }
 
-    /// The object as a JavaScript value.
-    pub(crate) fn parse(self) -> wasm_bindgen::JsValue {
+    /// The object as a JavaScript value; the object is left empty.
+    pub(crate) fn parse(&mut self) -> wasm_bindgen::JsValue {
         js_sys::JSON::parse(&self.finish()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED)
     }
 }

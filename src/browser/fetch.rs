@@ -35,9 +35,10 @@ pub(crate) struct Head {
 
 impl Poster {
     pub(crate) fn new(endpoint: &Endpoint, body: &str, credentials: Credentials) -> Self {
-        let mut headers = JsonObject::new().str("Content-Type", &endpoint.content_type);
+        let mut headers = JsonObject::new();
+        headers.str("Content-Type", &endpoint.content_type);
         for (name, value) in &endpoint.headers {
-            headers = headers.str(name, value);
+            headers.str(name, value);
         }
         let mut body_text = String::new();
         push_string(&mut body_text, body);
