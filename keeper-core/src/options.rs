@@ -93,41 +93,40 @@ impl Timing {
         if let Some((option, _)) = durations.iter().find(|(_, ms)| *ms == 0) {
             return Err(OptionsError::NotPositive { option, value: "0".into() });
         }
-        let order = [
-            (
-                "activityThrottleMs",
-                self.activity_throttle_ms,
-                "intervalMs",
-                self.interval_ms,
+        in_order(
+            "activityThrottleMs",
+            self.activity_throttle_ms,
+            "intervalMs",
+            self.interval_ms,
+            true,
+        )?;
+        in_order("intervalMs", self.interval_ms, "ttlMs", self.ttl_ms, false)?;
+        in_order("retryMinMs", self.retry_min_ms, "retryMaxMs", self.retry_max_ms, true)?;
+        if let Some(idle) = self.idle {
+            in_order(
+                "promptBeforeIdleMs",
+                idle.prompt_before_ms,
+                "idleTimeoutMs",
+                idle.timeout_ms,
                 false,
-            ),
-            ("intervalMs", self.interval_ms, "ttlMs", self.ttl_ms, true),
-            ("retryMinMs", self.retry_min_ms, "retryMaxMs", self.retry_max_ms, false),
-        ];
-        for (shorter, a, longer, b, strict) in order {
-            if a > b || (strict && a == b) {
-                return Err(OptionsError::Order {
-                    shorter,
-                    shorter_ms: a,
-                    longer,
-                    longer_ms: b,
-                    equal_allowed: !strict,
-                });
-            }
-        }
-        if let Some(idle) = self.idle
-            && idle.prompt_before_ms >= idle.timeout_ms
-        {
-            return Err(OptionsError::Order {
-                shorter: "promptBeforeIdleMs",
-                shorter_ms: idle.prompt_before_ms,
-                longer: "idleTimeoutMs",
-                longer_ms: idle.timeout_ms,
-                equal_allowed: false,
-            });
+            )?;
         }
         Ok(())
     }
+}
+
+/// `shorter` must be shorter than `longer`, or as long when `equal_allowed`.
+fn in_order(
+    shorter: &'static str,
+    shorter_ms: u64,
+    longer: &'static str,
+    longer_ms: u64,
+    equal_allowed: bool,
+) -> Result<(), OptionsError> {
+    if shorter_ms < longer_ms || (equal_allowed && shorter_ms == longer_ms) {
+        return Ok(());
+    }
+    Err(OptionsError::Order { shorter, shorter_ms, longer, longer_ms, equal_allowed })
 }
 
 /// The `credentials` mode of every heartbeat `fetch`.
