@@ -267,7 +267,7 @@ async fn a_heartbeat_reaches_the_server_as_json_gets_200_and_moves_the_expiry() 
     assert!((js_sys::Date::now() - sent_at).abs() < 5_000.0, "sentAt {sent_at} is now-ish");
     let after = session_expiry(&id).await;
     assert!(after >= before, "expiry moved: {before} -> {after}");
-    let expires_at = keeper.expires_at().expect("known after a success");
+    let expires_at = keeper.expires_at().as_f64().expect("known after a success");
     assert!((expires_at - js_sys::Date::parse(&after)).abs() < 2_000.0, "{expires_at} vs {after}");
     let beats = heartbeat_requests(&id).await;
     assert_eq!(beats.len(), 1, "{beats:?}");

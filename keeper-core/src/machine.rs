@@ -369,7 +369,7 @@ impl Machine {
             .failing_since
             .filter(|_| !self.warned && self.role != Role::Follower)
             .map(|since| since + self.timing.failure_warning_ms);
-        [work, warning, self.idle.next_wake(), link].into_iter().flatten().min()
+        earliest(&[work, warning, self.idle.next_wake(), link])
     }
 
     /// What a tab that joins needs to know; the leader answers [`Fact::Hello`] with it.
@@ -831,8 +831,11 @@ impl Machine {
     /// down by up to half ("equal jitter") so that many clients do not retry in lockstep.
     fn backoff_delay(&mut self) -> u64 {
         let doublings = self.failures.saturating_sub(1).min(32);
-        let ceiling =
-            self.timing.retry_min_ms.saturating_mul(1 << doublings).min(self.timing.retry_max_ms);
+        let min = self.timing.retry_min_ms;
+        // A shift that saturates, rather than `saturating_mul`: on wasm32 an overflow-checked
+        // 64-bit multiplication is a 128-bit multiplication routine.
+        let doubled = if doublings <= min.leading_zeros() { min << doublings } else { u64::MAX };
+        let ceiling = doubled.min(self.timing.retry_max_ms);
         let half = ceiling / 2;
         ceiling - self.next_random() % (half + 1)
     }
@@ -912,20 +915,13 @@ impl Machine {
     }
 }
 
-/// A leader tells the other tabs every result it emits, in the order it emits them; a failure
-/// that ended the session goes with its end.
+/// A leader tells the other tabs every result it emits, in the order it emits them, after them;
+/// a failure that ended the session goes with its end. (Appended to `out` as they are made: a
+/// second list would cost the package its own growth, iteration and drop code.)
 fn tell_results(out: &mut Vec<Command>) {
-    let mut told: Vec<Command> = Vec::new();
-    for command in out.iter() {
-        let Command::Emit(event) = command else { continue };
-        if let Event::Expired { reason, source: Source::ThisTab } = event
-            && let Some(Command::Tell(Fact::Failed(failure))) = told.last()
-        {
-            let gone = Fact::Gone(failure.clone(), *reason);
-            told.pop();
-            told.push(Command::Tell(gone));
-            continue;
-        }
+    let emitted = out.len();
+    for at in 0..emitted {
+        let Some(Command::Emit(event)) = out.get(at) else { continue };
         let fact = match event {
             Event::Heartbeat(h) if h.source == Source::ThisTab => Fact::Beat(h.clone()),
             Event::Error(f) if f.source == Source::ThisTab => Fact::Failed(f.clone()),
@@ -935,12 +931,32 @@ fn tell_results(out: &mut Vec<Command>) {
             Event::Recovered { failures, downtime_ms, source: Source::ThisTab } => {
                 Fact::Recovered { failures: *failures, downtime_ms: *downtime_ms }
             }
-            Event::Expired { reason, source: Source::ThisTab } => Fact::Expired(*reason),
+            Event::Expired { reason, source: Source::ThisTab } => {
+                let reason = *reason;
+                // Only this function tells a failure: one last in `out` was just told.
+                match out.pop_if(|last| matches!(last, Command::Tell(Fact::Failed(_)))) {
+                    Some(Command::Tell(Fact::Failed(failure))) => Fact::Gone(failure, reason),
+                    _ => Fact::Expired(reason),
+                }
+            }
             _ => continue,
         };
-        told.push(Command::Tell(fact));
+        out.push(Command::Tell(fact));
     }
-    out.extend(told);
+}
+
+/// The earliest of `times`, if any is set. A plain loop: `into_iter().flatten().min()` costs
+/// the package its iterator adapters at each use.
+pub fn earliest(times: &[Option<u64>]) -> Option<u64> {
+    let mut first: Option<u64> = None;
+    for &time in times {
+        if let Some(t) = time
+            && first.is_none_or(|f| t < f)
+        {
+            first = Some(t);
+        }
+    }
+    first
 }
 
 /// A tenth of the lifetime the server granted, at most [`MAX_SAFETY_MARGIN_MS`].

@@ -42,7 +42,12 @@ pub fn parse_u64(text: &str) -> Option<u64> {
         return None;
     }
     text.bytes().try_fold(0u64, |n, b| {
-        if b.is_ascii_digit() { n.checked_mul(10)?.checked_add(u64::from(b - b'0')) } else { None }
+        // Compared with a constant rather than `checked_mul`: on wasm32 an overflow-checked
+        // 64-bit multiplication is a 128-bit multiplication routine.
+        if !b.is_ascii_digit() || n > u64::MAX / 10 {
+            return None;
+        }
+        (n * 10).checked_add(u64::from(b - b'0'))
     })
 }
 

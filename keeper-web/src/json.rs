@@ -6,7 +6,8 @@ use alloc::string::String;
 
 use keeper_core::text::{HEX_DIGITS, push_u64};
 
-/// A JSON object being written: `{"key":value,...}`.
+/// A JSON object being written: `{"key":value,...}`. Its methods take and return `&mut self`
+/// rather than `self`: a builder moved through every call costs each call site a copy.
 pub(crate) struct JsonObject(String);
 
 impl JsonObject {
@@ -16,41 +17,42 @@ impl JsonObject {
 
     fn key(&mut self, key: &str) -> &mut String {
         if self.0.len() > 1 {
-            self.0.push(',');
+            self.0.push_str(",");
         }
         push_string(&mut self.0, key);
-        self.0.push(':');
+        self.0.push_str(":");
         &mut self.0
     }
 
-    pub(crate) fn str(mut self, key: &str, value: &str) -> Self {
+    pub(crate) fn str(&mut self, key: &str, value: &str) -> &mut Self {
         push_string(self.key(key), value);
         self
     }
 
-    pub(crate) fn num(mut self, key: &str, value: u64) -> Self {
+    pub(crate) fn num(&mut self, key: &str, value: u64) -> &mut Self {
         push_u64(self.key(key), value);
         self
     }
 
-    pub(crate) fn bool(mut self, key: &str, value: bool) -> Self {
+    pub(crate) fn bool(&mut self, key: &str, value: bool) -> &mut Self {
         self.key(key).push_str(if value { "true" } else { "false" });
         self
     }
 
     /// A value that is already JSON text.
-    pub(crate) fn raw(mut self, key: &str, json: &str) -> Self {
+    pub(crate) fn raw(&mut self, key: &str, json: &str) -> &mut Self {
         self.key(key).push_str(json);
         self
     }
 
-    pub(crate) fn finish(mut self) -> String {
-        self.0.push('}');
-        self.0
+    /// The text written; the object is left empty.
+    pub(crate) fn finish(&mut self) -> String {
+        self.0.push_str("}");
+        core::mem::take(&mut self.0)
     }
 
-    /// The object as a JavaScript value.
-    pub(crate) fn parse(self) -> wasm_bindgen::JsValue {
+    /// The object as a JavaScript value; the object is left empty.
+    pub(crate) fn parse(&mut self) -> wasm_bindgen::JsValue {
         js_sys::JSON::parse(&self.finish()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED)
     }
 }
@@ -58,7 +60,7 @@ impl JsonObject {
 /// Appends `text` as a JSON string, escaped. Byte by byte: only ASCII bytes are escaped, so
 /// the runs between them are whole UTF-8 sequences.
 pub(crate) fn push_string(out: &mut String, text: &str) {
-    out.push('"');
+    out.push_str("\"");
     let mut start = 0;
     for (at, byte) in text.bytes().enumerate() {
         let escape = match byte {
@@ -76,7 +78,7 @@ pub(crate) fn push_string(out: &mut String, text: &str) {
         start = at + 1;
     }
     out.push_str(text.get(start..).unwrap_or(""));
-    out.push('"');
+    out.push_str("\"");
 }
 
 #[cfg(test)]

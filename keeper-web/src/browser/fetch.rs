@@ -5,18 +5,18 @@
 //! URL on every request and added about 2 KB (gzipped) to the package for nothing used here. The
 //! request's options are one object, built once from JSON; only its abort signal changes.
 
-use alloc::boxed::Box;
-use alloc::rc::Rc;
+use alloc::rc::Weak;
 use alloc::string::String;
-use core::cell::Cell;
 
 use js_sys::{JSON, Reflect};
+use keeper_core::machine::RequestId;
 use keeper_core::options::{Credentials, Endpoint};
 use keeper_core::reply::{Body, Reply, ReplyBody, RetryAfter, redirected_elsewhere};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, RequestInit, Response, Window};
+use web_sys::{AbortController, Headers, RequestInit, Window};
 
-use super::{one_shot, then_call};
+use super::keeper::Shell;
+use super::{Hook, one_shot, prop, then_call};
 use crate::json::{JsonObject, push_string};
 
 /// Where and how heartbeats are sent; fixed when the keeper is built.
@@ -25,11 +25,8 @@ pub(crate) struct Poster {
     init: RequestInit,
 }
 
-/// Where a request's end is reported, once.
-type Report = Box<dyn FnOnce(Reply)>;
-
 /// What the first half of an answer said, kept until its body is read.
-struct Head {
+pub(crate) struct Head {
     status: u16,
     retry_after: Option<RetryAfter>,
     content_type: Option<String>,
@@ -38,9 +35,10 @@ struct Head {
 
 impl Poster {
     pub(crate) fn new(endpoint: &Endpoint, body: &str, credentials: Credentials) -> Self {
-        let mut headers = JsonObject::new().str("Content-Type", &endpoint.content_type);
+        let mut headers = JsonObject::new();
+        headers.str("Content-Type", &endpoint.content_type);
         for (name, value) in &endpoint.headers {
-            headers = headers.str(name, value);
+            headers.str(name, value);
         }
         let mut body_text = String::new();
         push_string(&mut body_text, body);
@@ -53,62 +51,52 @@ impl Poster {
         Poster { url: endpoint.url.clone(), init: init.unchecked_into() }
     }
 
-    /// POSTs one heartbeat and calls `report` once with how it ended; a request aborted with
-    /// the returned controller reports nothing.
+    /// POSTs one heartbeat; its end reaches the shell as [`Hook::Response`], then
+    /// [`Hook::Body`] or [`Hook::Failed`], for `request`. An aborted request still ends there
+    /// (with an AbortError); the machine ignores the answer to a request it no longer waits for.
     pub(crate) fn post(
         &self,
         window: &Window,
-        report: impl FnOnce(Reply) + 'static,
+        shell: &Weak<Shell>,
+        request: RequestId,
     ) -> Option<AbortController> {
         let controller = AbortController::new().ok()?;
-        let signal = controller.signal();
-        let _ = Reflect::set(&self.init, &"signal".into(), &signal);
+        let _ = Reflect::set(&self.init, &"signal".into(), &prop(&controller, "signal"));
         let promise = window.fetch_with_str_and_init(&self.url, &self.init);
-        let head: Rc<Cell<Option<Head>>> = Rc::default();
-        let report: Cell<Option<Report>> = Cell::new(Some(Box::new(report)));
-        let url = self.url.clone();
-        let seen = head.clone();
-        let on_response =
-            one_shot(move |value| {
-                let response: Response = value.unchecked_into();
-                let landed = response.url();
-                let headers = response.headers();
-                seen.set(Some(Head {
-                    status: response.status(),
-                    retry_after: headers.get("retry-after").ok().flatten().and_then(|value| {
-                        RetryAfter::read(&value, Some(js_sys::Date::parse(&value)))
-                    }),
-                    content_type: headers.get("content-type").ok().flatten(),
-                    redirected_to: (response.redirected() && redirected_elsewhere(&url, &landed))
-                        .then_some(landed),
-                }));
-                response.text().map(JsValue::from).unwrap_or_default()
-            });
-        // An aborted request still ends here (with an AbortError); the machine ignores the
-        // answer to a request it no longer waits for.
-        let finish = move |text: Option<String>, error: JsValue| {
-            let reply = match head.take() {
-                Some(head) => answer(head, text.as_deref().unwrap_or("")),
-                None => Reply::Network { message: error_message(&error) },
-            };
-            if let Some(report) = report.take() {
-                report(reply);
-            }
-        };
-        let finish = Rc::new(finish);
-        let (on_text, on_error) = (finish.clone(), finish);
-        let on_text = one_shot(move |text| {
-            on_text(text.as_string(), JsValue::UNDEFINED);
-            JsValue::UNDEFINED
-        });
-        // A body that cannot be read only loses its fields, as an empty one would.
-        let on_error = one_shot(move |error| {
-            on_error(None, error);
-            JsValue::UNDEFINED
-        });
+        let on_response = one_shot(shell, Hook::Response(request));
         let read = then_call(&promise, &on_response, &JsValue::UNDEFINED);
-        let _ = then_call(&read, &on_text, &on_error);
+        let on_body = one_shot(shell, Hook::Body(request));
+        let _ = then_call(&read, &on_body, &one_shot(shell, Hook::Failed(request)));
         Some(controller)
+    }
+
+    /// What the first half of an answer says; `response` is a `Response`. Its properties are
+    /// read with [`prop`], once per heartbeat: a typed binding for each would cost the package
+    /// an import.
+    pub(crate) fn head(&self, response: &JsValue) -> Head {
+        let landed = prop(response, "url").as_string().unwrap_or_default();
+        let headers: Headers = prop(response, "headers").unchecked_into();
+        let redirected = prop(response, "redirected").as_bool() == Some(true);
+        Head {
+            status: prop(response, "status").as_f64().map_or(0, |status| status as u16),
+            retry_after: headers
+                .get("retry-after")
+                .ok()
+                .flatten()
+                .and_then(|value| RetryAfter::read(&value, Some(js_sys::Date::parse(&value)))),
+            content_type: headers.get("content-type").ok().flatten(),
+            redirected_to: (redirected && redirected_elsewhere(&self.url, &landed))
+                .then_some(landed),
+        }
+    }
+}
+
+/// How a request ended: its head if an answer came, and its body text if it could be read
+/// (a body that cannot be read only loses its fields, as an empty one would), or the error.
+pub(crate) fn reply(head: Option<Head>, text: Option<String>, error: &JsValue) -> Reply {
+    match head {
+        Some(head) => answer(head, text.as_deref().unwrap_or("")),
+        None => Reply::Network { message: error_message(error) },
     }
 }
 
@@ -160,5 +148,5 @@ pub(crate) fn field(value: &JsValue, key: &str) -> Option<JsValue> {
     if !value.is_object() {
         return None;
     }
-    Reflect::get(value, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+    Some(prop(value, key)).filter(|v| !v.is_null_or_undefined())
 }

@@ -13,20 +13,20 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use core::mem::take;
 
-use js_sys::Function;
+use js_sys::{Function, Promise};
 use keeper_core::election::Step;
 use keeper_core::event::{Event, Failure, Heartbeat, Presence, State};
-use keeper_core::machine::{Command, Input, Machine, RequestId, Role};
+use keeper_core::machine::{Command, Input, Machine, RequestId, Role, earliest};
 use keeper_core::options::{Options, OptionsError};
 use keeper_core::tabs::Message;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, Document, Window};
 
-use super::fetch::Poster;
+use super::fetch::{Head, Poster, reply};
 use super::listen::Listeners;
 use super::live::LiveSocket;
 use super::tabs::TabLink;
-use super::{Handler, handler, now_ms, prop};
+use super::{Handler, Hook, hook, now_ms, prop};
 
 /// Why a shell could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,12 +76,16 @@ pub struct Shell {
     on_event: Box<dyn Fn(&Event)>,
     on_tick: Handler,
     alarm: Cell<Option<(u64, i32)>>,
+    /// The answer's head to the request in flight, kept until its body is read.
+    head: Cell<Option<(RequestId, Head)>>,
     // The fields below are taken out and put back (`Cell::take`), never borrowed: nothing in
     // the package can panic on a borrow.
-    listeners: Cell<Option<[Listeners; 2]>>,
+    /// Boxed, as `tabs` is: it is taken out and put back at every input.
+    listeners: Cell<Option<Box<[Listeners; 2]>>>,
     request: Cell<Option<(RequestId, AbortController)>>,
     waiters: Cell<Vec<Waiter>>,
-    tabs: Cell<Option<TabLink>>,
+    /// Boxed so that taking it out and putting it back moves a pointer, not the whole link.
+    tabs: Cell<Option<Box<TabLink>>>,
     /// Hidden for good or frozen: not competing to lead until shown again.
     parked: Cell<bool>,
     live: Cell<Option<LiveSocket>>,
@@ -93,13 +97,15 @@ impl Shell {
     pub fn new(options: Options, on_event: Box<dyn Fn(&Event)>) -> Result<Rc<Shell>, KeeperError> {
         let endpoint = options.validate().map_err(KeeperError::Options)?;
         let window = super::window().ok_or(KeeperError::NoDocument)?;
-        let document = window.document().ok_or(KeeperError::NoDocument)?;
+        let document = Some(prop(&window, "document")).filter(JsValue::is_object);
+        let document: Document = document.ok_or(KeeperError::NoDocument)?.unchecked_into();
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         Ok(Rc::new_cyclic(|me: &Weak<Shell>| {
             let tabs = options
                 .cross_tab
-                .then(|| TabLink::open(&window, &endpoint.session_key, me.clone()))
-                .flatten();
+                .then(|| TabLink::open(&window, &endpoint.session_key, me))
+                .flatten()
+                .map(Box::new);
             let mut machine = Machine::new(options.timing.clone(), seed);
             if tabs.is_some() {
                 machine = machine.coordinated();
@@ -107,7 +113,6 @@ impl Shell {
             if endpoint.live.is_some() {
                 machine = machine.with_live_channel();
             }
-            let ticker = me.clone();
             Shell {
                 machine: RefCell::new(machine),
                 gate: Cell::new(u64::MAX),
@@ -117,13 +122,9 @@ impl Shell {
                 window,
                 document,
                 on_event,
-                on_tick: handler(move |_| {
-                    if let Some(shell) = ticker.upgrade() {
-                        shell.tick();
-                    }
-                    JsValue::UNDEFINED
-                }),
+                on_tick: hook(me, Hook::Tick),
                 alarm: Cell::new(None),
+                head: Cell::new(None),
                 listeners: Cell::new(None),
                 request: Cell::new(None),
                 waiters: Cell::new(Vec::new()),
@@ -137,7 +138,7 @@ impl Shell {
 
     /// Starts heartbeats and activity listening; does nothing if already running.
     pub fn start(&self) {
-        let offline = prop(&prop(&self.window, "navigator"), "onLine") == JsValue::FALSE;
+        let offline = prop(&prop(&self.window, "navigator"), "onLine").as_bool() == Some(false);
         self.feed(if offline { Input::Offline } else { Input::Online });
         self.feed(Input::Start);
     }
@@ -201,7 +202,7 @@ impl Shell {
                 Command::Send { request, .. } => self.send(*request),
                 Command::Abort { request } => self.abort(*request),
                 Command::Emit(_) => {}
-                Command::Tell(fact) => self.post(&Message::Fact(fact.clone())),
+                Command::Tell(fact) => self.post(&fact.encode()),
                 Command::Connect => self.connect(),
                 Command::Disconnect => self.live.set(None),
             }
@@ -225,8 +226,62 @@ impl Shell {
         self.apply(steps);
     }
 
+    /// What a browser callback brings: see [`Hook`].
+    pub(crate) fn on(&self, hook: Hook, value: JsValue) -> JsValue {
+        match hook {
+            Hook::Tick => self.tick(),
+            // Runs on every mouse move: one clock read and one comparison against the gate; no
+            // allocation, no string crossing into wasm, no borrow.
+            Hook::Activity => {
+                if now_ms() >= self.gate.get() {
+                    self.feed(Input::Activity);
+                }
+            }
+            Hook::Lifecycle => {
+                self.lifecycle(&prop(&value, "type").as_string().unwrap_or_default())
+            }
+            Hook::TabMessage => {
+                if let Some(message) =
+                    prop(&value, "data").as_string().and_then(|text| Message::decode(&text))
+                {
+                    self.hear(message);
+                }
+            }
+            Hook::LockGranted => return self.lock_granted(),
+            Hook::Live => {
+                if let Some(input) = super::live::input_of(&value) {
+                    self.feed(input);
+                }
+            }
+            Hook::Response(request) => {
+                self.head.set(Some((request, self.poster.head(&value))));
+                // `response.text()`, through the method's property and `Function.call`, which
+                // the package imports anyway, rather than one more import of its own.
+                let text: Function = prop(&value, "text").unchecked_into();
+                return text.call1(&value, &JsValue::UNDEFINED).unwrap_or_default();
+            }
+            Hook::Body(request) => self.answered(request, value.as_string(), &JsValue::UNDEFINED),
+            Hook::Failed(request) => self.answered(request, None, &value),
+            Hook::Ignore => {}
+        }
+        JsValue::UNDEFINED
+    }
+
+    /// A request ended: with its body `text`, or with `error`.
+    fn answered(&self, request: RequestId, text: Option<String>, error: &JsValue) {
+        let head = match self.head.take() {
+            Some((id, head)) if id == request => Some(head),
+            other => {
+                // An aborted request's late end must not take the current request's head.
+                self.head.set(other);
+                None
+            }
+        };
+        self.feed(Input::Reply { request, reply: reply(head, text, error) });
+    }
+
     /// A message from another tab.
-    pub(crate) fn hear(&self, message: Message) {
+    fn hear(&self, message: Message) {
         match message {
             Message::Fact(fact) => self.feed(Input::Peer(fact)),
             Message::Ballot(ballot) => {
@@ -237,30 +292,35 @@ impl Shell {
         }
     }
 
-    /// The Web Lock was granted; `release` frees it.
-    pub(crate) fn lock_granted(&self, release: Function) {
-        if self.with_tabs(|tabs| tabs.granted(&release).then_some(())).is_some() {
-            self.feed(Input::Lead);
-        } else {
-            let _ = release.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED);
+    /// The Web Lock was granted: returns the promise that holds it until this tab resolves it,
+    /// or `undefined` (which frees it at once) if this tab left meanwhile.
+    fn lock_granted(&self) -> JsValue {
+        let mut release = None;
+        let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+        let kept = release.is_some_and(|release| self.with_tabs(|tabs| tabs.granted(release)));
+        if !kept {
+            return JsValue::UNDEFINED;
         }
+        self.feed(Input::Lead);
+        held.into()
     }
 
     fn with_tabs<T: Default>(&self, f: impl FnOnce(&mut TabLink) -> T) -> T {
         let mut tabs = self.tabs.take();
-        let result = tabs.as_mut().map(f).unwrap_or_default();
+        let result = tabs.as_deref_mut().map(f).unwrap_or_default();
         self.tabs.set(tabs);
         result
     }
 
-    fn post(&self, message: &Message) {
-        self.with_tabs(|tabs| tabs.post(message));
+    /// Posts a message's wire form to the other tabs.
+    fn post(&self, wire: &str) {
+        self.with_tabs(|tabs| tabs.post(wire));
     }
 
     fn apply(&self, steps: Vec<Step>) {
         for step in steps {
             match step {
-                Step::Say(ballot) => self.post(&Message::Ballot(ballot)),
+                Step::Say(ballot) => self.post(&Message::Ballot(ballot).encode()),
                 Step::Lead => self.feed(Input::Lead),
                 Step::Follow => self.feed(Input::Follow),
             }
@@ -275,12 +335,7 @@ impl Shell {
     }
 
     fn send(&self, request: RequestId) {
-        let me = self.me.clone();
-        let controller = self.poster.post(&self.window, move |reply| {
-            if let Some(shell) = me.upgrade() {
-                shell.feed(Input::Reply { request, reply });
-            }
-        });
+        let controller = self.poster.post(&self.window, &self.me, request);
         self.request.set(controller.map(|c| (request, c)));
     }
 
@@ -292,8 +347,7 @@ impl Shell {
     }
 
     fn connect(&self) {
-        let socket =
-            self.live_url.as_deref().and_then(|url| LiveSocket::open(url, self.me.clone()));
+        let socket = self.live_url.as_deref().and_then(|url| LiveSocket::open(url, &self.me));
         let failed = socket.is_none();
         self.live.set(socket);
         if failed {
@@ -323,7 +377,9 @@ impl Shell {
         };
         let listeners = self.listeners.take();
         self.listeners.set(match listeners {
-            None if active => Some([self.activity_listeners(), self.lifecycle_listeners()]),
+            None if active => {
+                Some(Box::new([self.activity_listeners(), self.lifecycle_listeners()]))
+            }
             _ if !active => None,
             kept => kept,
         });
@@ -334,10 +390,8 @@ impl Shell {
     /// Keeps exactly one timer, armed for the earliest of the machine's and the election's
     /// wake-ups.
     fn sync_alarm(&self, now: u64) {
-        let wake = [self.read(Machine::next_wake).flatten(), self.with_tabs(|t| t.next_wake())]
-            .into_iter()
-            .flatten()
-            .min();
+        let wake =
+            earliest(&[self.read(Machine::next_wake).flatten(), self.with_tabs(|t| t.next_wake())]);
         if self.alarm.get().map(|(at, _)| at) == wake {
             return;
         }
@@ -356,18 +410,9 @@ impl Shell {
         }
     }
 
-    /// User activity: the handler runs on every mouse move, so it is one clock read and one
-    /// comparison against the gate; no allocation, no string crossing into wasm, no borrow.
+    /// User activity.
     fn activity_listeners(&self) -> Listeners {
-        let me = self.me.clone();
-        let mut listeners = Listeners::new(handler(move |_| {
-            if let Some(shell) = me.upgrade()
-                && now_ms() >= shell.gate.get()
-            {
-                shell.feed(Input::Activity);
-            }
-            JsValue::UNDEFINED
-        }));
+        let mut listeners = Listeners::new(hook(&self.me, Hook::Activity));
         for kind in &self.activity_events {
             listeners.on(&self.document, kind);
         }
@@ -377,14 +422,7 @@ impl Shell {
     /// The page's and the network's changes that make the keeper look at the clock again, or
     /// hand leadership over.
     fn lifecycle_listeners(&self) -> Listeners {
-        let me = self.me.clone();
-        let mut listeners = Listeners::new(handler(move |event| {
-            let kind = event.unchecked_ref::<web_sys::Event>().type_();
-            if let Some(shell) = me.upgrade() {
-                shell.lifecycle(&kind);
-            }
-            JsValue::UNDEFINED
-        }));
+        let mut listeners = Listeners::new(hook(&self.me, Hook::Lifecycle));
         for kind in ["visibilitychange", "freeze", "resume"] {
             listeners.on(&self.document, kind);
         }
@@ -410,7 +448,7 @@ impl Shell {
                 self.feed(Input::Visible);
             }
             _ => {
-                if !self.document.hidden() {
+                if prop(&self.document, "hidden").as_bool() == Some(false) {
                     self.feed(Input::Visible);
                 }
             }

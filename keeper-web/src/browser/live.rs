@@ -5,13 +5,13 @@ use alloc::rc::Weak;
 
 use keeper_core::live::Push;
 use keeper_core::machine::Input;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Event, MessageEvent, WebSocket};
+use wasm_bindgen::JsValue;
+use web_sys::WebSocket;
 
 use super::fetch::{field, read_fields};
-use super::handler;
 use super::keeper::Shell;
 use super::listen::Listeners;
+use super::{Hook, hook, prop};
 
 /// An open (or opening) live channel; dropping it closes the socket and silences its handlers.
 pub(crate) struct LiveSocket {
@@ -21,16 +21,9 @@ pub(crate) struct LiveSocket {
 
 impl LiveSocket {
     /// Opens `url`; `None` when the browser refuses the URL at once.
-    pub(crate) fn open(url: &str, shell: Weak<Shell>) -> Option<LiveSocket> {
+    pub(crate) fn open(url: &str, shell: &Weak<Shell>) -> Option<LiveSocket> {
         let socket = WebSocket::new(url).ok()?;
-        let mut listeners = Listeners::new(handler(move |event| {
-            if let Some(shell) = shell.upgrade()
-                && let Some(input) = input_of(&event)
-            {
-                shell.feed(input);
-            }
-            JsValue::UNDEFINED
-        }));
+        let mut listeners = Listeners::new(hook(shell, Hook::Live));
         for kind in ["open", "message", "close"] {
             listeners.on(&socket, kind);
         }
@@ -38,12 +31,13 @@ impl LiveSocket {
     }
 }
 
-fn input_of(event: &JsValue) -> Option<Input> {
-    match event.unchecked_ref::<Event>().type_().as_str() {
+/// What a socket event means for the machine.
+pub(crate) fn input_of(event: &JsValue) -> Option<Input> {
+    match prop(event, "type").as_string().as_deref().unwrap_or("") {
         "open" => Some(Input::LinkUp),
         "close" => Some(Input::LinkDown),
         _ => {
-            let text = event.unchecked_ref::<MessageEvent>().data().as_string()?;
+            let text = prop(event, "data").as_string()?;
             let json = js_sys::JSON::parse(&text).ok()?;
             let text_of = |key| field(&json, key).and_then(|v| v.as_string());
             let kind = text_of("type")?;
@@ -55,6 +49,6 @@ fn input_of(event: &JsValue) -> Option<Input> {
 impl Drop for LiveSocket {
     fn drop(&mut self) {
         // The listeners are removed as the fields drop, after the close: its event is not heard.
-        let _ = self.socket.close();
+        super::close(&self.socket);
     }
 }

@@ -16,11 +16,11 @@ use keeper_core::election::{Election, Step};
 use keeper_core::tabs::{Message, NAME_PREFIX};
 use keeper_core::text::concat;
 use wasm_bindgen::prelude::*;
-use web_sys::{AbortController, BroadcastChannel, MessageEvent, Window};
+use web_sys::{AbortController, BroadcastChannel, Window};
 
 use super::keeper::Shell;
 use super::listen::Listeners;
-use super::{handler, one_shot, prop, then_call};
+use super::{Hook, hook, one_shot, prop, then_call};
 
 #[wasm_bindgen]
 extern "C" {
@@ -54,21 +54,13 @@ pub(crate) struct TabLink {
 impl TabLink {
     /// Opens the channel named after the session; `None` where there is no `BroadcastChannel`,
     /// and the keeper then works alone.
-    pub(crate) fn open(window: &Window, session_key: &str, shell: Weak<Shell>) -> Option<TabLink> {
+    pub(crate) fn open(window: &Window, session_key: &str, shell: &Weak<Shell>) -> Option<TabLink> {
         if prop(window, "BroadcastChannel").is_undefined() {
             return None;
         }
         let name = concat(&[NAME_PREFIX, session_key]);
         let channel = BroadcastChannel::new(&name).ok()?;
-        let mut on_message = Listeners::new(handler(move |event| {
-            let data = event.unchecked_ref::<MessageEvent>().data();
-            if let (Some(shell), Some(text)) = (shell.upgrade(), data.as_string())
-                && let Some(message) = Message::decode(&text)
-            {
-                shell.hear(message);
-            }
-            JsValue::UNDEFINED
-        }));
+        let mut on_message = Listeners::new(hook(shell, Hook::TabMessage));
         on_message.on(&channel, "message");
         let locks = Some(prop(&prop(window, "navigator"), "locks")).filter(|l| l.is_object());
         let leadership = match locks {
@@ -80,8 +72,9 @@ impl TabLink {
         Some(TabLink { name, channel, _on_message: on_message, leadership })
     }
 
-    pub(crate) fn post(&self, message: &Message) {
-        let _ = self.channel.post_message(&message.encode().into());
+    /// Posts a message's wire form ([`Message::encode`]).
+    pub(crate) fn post(&self, wire: &str) {
+        let _ = self.channel.post_message(&wire.into());
     }
 
     /// Asks to lead: queues for the lock, or enters the election. Does nothing if already in.
@@ -91,23 +84,12 @@ impl TabLink {
             Leadership::Locks { lock: Lock::Out, locks } => {
                 let Ok(controller) = AbortController::new() else { return Vec::new() };
                 let options = empty_object();
-                let _ = Reflect::set(&options, &"signal".into(), &controller.signal());
-                let shell = shell.clone();
-                let on_grant = one_shot(move |_| {
-                    let mut release = None;
-                    let held = Promise::new(&mut |resolve, _| release = Some(resolve));
-                    if let Some(release) = release {
-                        match shell.upgrade() {
-                            Some(shell) => shell.lock_granted(release),
-                            None => drop(release.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED)),
-                        }
-                    }
-                    held.into()
-                });
+                let _ = Reflect::set(&options, &"signal".into(), &prop(&controller, "signal"));
+                let on_grant = one_shot(shell, Hook::LockGranted);
                 let request = locks.request(&self.name, &options, &on_grant);
                 // A request given up with its signal rejects: expected, and not worth a console
                 // error.
-                let _ = then_call(&request, &JsValue::UNDEFINED, &one_shot(|_| JsValue::UNDEFINED));
+                let _ = then_call(&request, &JsValue::UNDEFINED, &one_shot(shell, Hook::Ignore));
                 self.leadership_lock(Lock::Waiting(controller));
                 Vec::new()
             }
@@ -121,11 +103,12 @@ impl TabLink {
         }
     }
 
-    /// The lock was granted: keep it (`true`), or say no if this tab left meanwhile.
-    pub(crate) fn granted(&mut self, release: &Function) -> bool {
+    /// The lock was granted: keep it until `release` is called (`true`), or say no if this tab
+    /// left meanwhile.
+    pub(crate) fn granted(&mut self, release: Function) -> bool {
         match &self.leadership {
             Leadership::Locks { lock: Lock::Waiting(_), .. } => {
-                self.leadership_lock(Lock::Held(release.clone()));
+                self.leadership_lock(Lock::Held(release));
                 true
             }
             _ => false,
@@ -189,8 +172,8 @@ impl Drop for TabLink {
     fn drop(&mut self) {
         let steps = self.leave();
         if let Some(Step::Say(ballot)) = steps.first() {
-            self.post(&Message::Ballot(*ballot));
+            self.post(&Message::Ballot(*ballot).encode());
         }
-        self.channel.close();
+        super::close(&self.channel);
     }
 }

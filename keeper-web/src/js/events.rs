@@ -41,7 +41,7 @@ fn call(callback: &Function, payload: &JsValue, name: &str) {
 }
 
 fn payload(event: &Event) -> JsValue {
-    let object = JsonObject::new();
+    let mut object = JsonObject::new();
     match event {
         Event::Heartbeat(h) => return heartbeat(h),
         Event::Error(f) => return failure(f),

@@ -9,13 +9,13 @@ mod options;
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
-use alloc::string::String;
 
 use js_sys::{Function, Promise};
 use keeper_core::text::concat;
 use wasm_bindgen::prelude::*;
 
 use crate::browser::{BeatOutcome, KeeperError, Shell};
+use keeper_core::machine::Machine;
 
 #[wasm_bindgen(typescript_custom_section)]
 const OPTIONS_TS: &'static str = options::OPTIONS_TS;
@@ -128,10 +128,52 @@ export interface LeaderChangeEvent {
 
 /** What `beat()` resolves with. */
 export type BeatResult = HeartbeatEvent | FailureEvent;
+
+/** Keeps one server session alive: heartbeats on a timer and on user activity, shared between
+ * tabs, with every failure reported through the callbacks.
+ *
+ * `new SessionKeeper(options)` checks the options and builds a keeper in the `ready` state; it
+ * throws an `Error` naming a bad option, or saying that there is no browser page (server-side
+ * rendering). (These docs merge with the class below, whose glue carries none, to keep the
+ * download small.) */
+export interface SessionKeeper {
+  /** Starts heartbeats and activity listening (a heartbeat is sent at once unless
+   * `beatOnStart` is false, or another tab already keeps the session). Calling it while
+   * running does nothing. */
+  start(): void;
+  /** Stops the timer and the listeners, aborts a request in flight and hands the heartbeats
+   * over to another tab. */
+  stop(): void;
+  /** "Stay signed in": dismisses an idle prompt (or idle) in every tab and sends a heartbeat. */
+  activate(): void;
+  /** Sends a heartbeat now (or joins the one in flight, or asks the leader tab) and resolves
+   * with its result; waits for a retry the server set with `Retry-After`; rejects when the
+   * keeper is not running or stops before the answer. */
+  beat(): Promise<BeatResult>;
+  /** `"ready"`, `"running"`, `"failing"`, `"expired"` or `"stopped"`. */
+  readonly state: KeeperState;
+  /** `"active"`, `"prompted"` or `"idle"` (always `"active"` without an idle policy). */
+  readonly presence: Presence;
+  /** True while this tab sends the heartbeats for all tabs of the session (or works alone). */
+  readonly isLeader: boolean;
+  /** When the session expires as of the last success, epoch ms; `undefined` before one. */
+  readonly expiresAt: number | undefined;
+  /** When the last successful heartbeat was answered, epoch ms; `undefined` before one. */
+  readonly lastHeartbeatAt: number | undefined;
+  /** When the user becomes idle unless active first, epoch ms; `undefined` without an idle
+   * policy. */
+  readonly idleAt: number | undefined;
+  /** Failures since the last success. */
+  readonly consecutiveFailures: number;
+}
 "#;
 
-/// Keeps one server session alive: heartbeats on a timer and on user activity, shared between
-/// tabs, with every failure reported through the callbacks.
+// The class and its members are documented with `#[doc = concat!(..)]` rather than `///`: rustdoc
+// reads both, but wasm-bindgen copies only `///` comments into the JavaScript glue, where they
+// cost about 700 B gzipped of download that no browser reads. TypeScript users get the same
+// docs from the `SessionKeeper` interface in TYPES, which merges with the generated class.
+#[doc = concat!("Keeps one server session alive: heartbeats on a timer and on user activity, \
+    shared between tabs, with every failure reported through the callbacks.")]
 #[wasm_bindgen]
 pub struct SessionKeeper {
     shell: Rc<Shell>,
@@ -139,48 +181,49 @@ pub struct SessionKeeper {
 
 #[wasm_bindgen]
 impl SessionKeeper {
-    /// Checks the options and builds a keeper in the `ready` state; throws an `Error` naming a
-    /// bad option, or saying that there is no browser page (server-side rendering).
+    #[doc = concat!("Checks the options and builds a keeper in the `ready` state; throws an \
+        `Error` naming a bad option, or saying that there is no browser page (server-side \
+        rendering).")]
     #[wasm_bindgen(skip_jsdoc, constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "SessionKeeperOptions")] options: JsValue,
     ) -> Result<SessionKeeper, JsError> {
-        let (options, callbacks) = options::parse(&options).map_err(|e| {
-            JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()]))
-        })?;
-        let shell =
-            Shell::new(options, Box::new(move |event| callbacks.dispatch(event))).map_err(|e| {
-                match e {
-                    KeeperError::Options(e) => {
-                        JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()]))
-                    }
-                    other => JsError::new(&other.message()),
-                }
-            })?;
-        Ok(SessionKeeper { shell })
+        let shell = options::parse(&options).map_err(|e| KeeperError::Options(*e)).and_then(
+            |(options, callbacks)| {
+                Shell::new(options, Box::new(move |event| callbacks.dispatch(event)))
+            },
+        );
+        match shell {
+            Ok(shell) => Ok(SessionKeeper { shell }),
+            Err(KeeperError::Options(e)) => {
+                Err(JsError::new(&concat(&["Invalid SessionKeeper options: ", &e.message()])))
+            }
+            Err(other) => Err(JsError::new(&other.message())),
+        }
     }
 
-    /// Starts heartbeats and activity listening (a heartbeat is sent at once unless
-    /// `beatOnStart` is false, or another tab already keeps the session). Calling it while
-    /// running does nothing.
+    #[doc = concat!("Starts heartbeats and activity listening (a heartbeat is sent at once \
+        unless `beatOnStart` is false, or another tab already keeps the session). Calling it \
+        while running does nothing.")]
     pub fn start(&self) {
         self.shell.start();
     }
 
-    /// Stops the timer and the listeners, aborts a request in flight and hands the heartbeats
-    /// over to another tab.
+    #[doc = concat!("Stops the timer and the listeners, aborts a request in flight and hands the \
+        heartbeats over to another tab.")]
     pub fn stop(&self) {
         self.shell.stop();
     }
 
-    /// "Stay signed in": dismisses an idle prompt (or idle) in every tab and sends a heartbeat.
+    #[doc = concat!(r#""Stay signed in": dismisses an idle prompt (or idle) in every tab and "#,
+        "sends a heartbeat.")]
     pub fn activate(&self) {
         self.shell.activate();
     }
 
-    /// Sends a heartbeat now (or joins the one in flight, or asks the leader tab) and resolves
-    /// with its result; waits for a retry the server set with `Retry-After`; rejects when the
-    /// keeper is not running or stops before the answer.
+    #[doc = concat!("Sends a heartbeat now (or joins the one in flight, or asks the leader tab) \
+        and resolves with its result; waits for a retry the server set with `Retry-After`; \
+        rejects when the keeper is not running or stops before the answer.")]
     #[wasm_bindgen(skip_jsdoc, unchecked_return_type = "Promise<BeatResult>")]
     pub fn beat(&self) -> Promise {
         let mut settle: Option<(Function, Function)> = None;
@@ -208,46 +251,63 @@ impl SessionKeeper {
         promise
     }
 
-    /// `"ready"`, `"running"`, `"failing"`, `"expired"` or `"stopped"`.
+    #[doc = concat!(r#"`"ready"`, `"running"`, `"failing"`, `"expired"` or `"stopped"`."#)]
     #[wasm_bindgen(skip_jsdoc, getter, unchecked_return_type = "KeeperState")]
-    pub fn state(&self) -> String {
-        self.shell.state().as_str().into()
+    // A `JsValue` rather than a `String`: a string returned to JavaScript costs the glue a
+    // copy out of the wasm memory and a call back to free it, in every getter that does it.
+    pub fn state(&self) -> JsValue {
+        JsValue::from_str(self.shell.state().as_str())
     }
 
-    /// `"active"`, `"prompted"` or `"idle"` (always `"active"` without an idle policy).
+    #[doc = concat!(r#"`"active"`, `"prompted"` or `"idle"` (always `"active"` without an idle "#,
+        "policy).")]
     #[wasm_bindgen(skip_jsdoc, getter, unchecked_return_type = "Presence")]
-    pub fn presence(&self) -> String {
-        self.shell.presence().as_str().into()
+    pub fn presence(&self) -> JsValue {
+        JsValue::from_str(self.shell.presence().as_str())
     }
 
-    /// True while this tab sends the heartbeats for all tabs of the session (or works alone).
+    #[doc = concat!("True while this tab sends the heartbeats for all tabs of the session (or \
+        works alone).")]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = isLeader)]
     pub fn is_leader(&self) -> bool {
         self.shell.is_leader()
     }
 
-    /// When the session expires as of the last success, epoch ms; `undefined` before one.
-    #[wasm_bindgen(skip_jsdoc, getter, js_name = expiresAt)]
-    pub fn expires_at(&self) -> Option<f64> {
-        self.shell.read(|m| m.expires_at()).flatten().map(|ms| ms as f64)
+    #[doc = concat!("When the session expires as of the last success, epoch ms; `undefined` \
+        before one.")]
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = expiresAt, unchecked_return_type = "number | undefined")]
+    pub fn expires_at(&self) -> JsValue {
+        epoch_ms(&self.shell, Machine::expires_at)
     }
 
-    /// When the last successful heartbeat was answered, epoch ms; `undefined` before one.
-    #[wasm_bindgen(skip_jsdoc, getter, js_name = lastHeartbeatAt)]
-    pub fn last_heartbeat_at(&self) -> Option<f64> {
-        self.shell.read(|m| m.last_heartbeat_at()).flatten().map(|ms| ms as f64)
+    #[doc = concat!("When the last successful heartbeat was answered, epoch ms; `undefined` \
+        before one.")]
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = lastHeartbeatAt, unchecked_return_type = "number | undefined")]
+    pub fn last_heartbeat_at(&self) -> JsValue {
+        epoch_ms(&self.shell, Machine::last_heartbeat_at)
     }
 
-    /// When the user becomes idle unless active first, epoch ms; `undefined` without an idle
-    /// policy.
-    #[wasm_bindgen(skip_jsdoc, getter, js_name = idleAt)]
-    pub fn idle_at(&self) -> Option<f64> {
-        self.shell.read(|m| m.idle_at()).flatten().map(|ms| ms as f64)
+    #[doc = concat!("When the user becomes idle unless active first, epoch ms; `undefined` \
+        without an idle policy.")]
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = idleAt, unchecked_return_type = "number | undefined")]
+    pub fn idle_at(&self) -> JsValue {
+        epoch_ms(&self.shell, Machine::idle_at)
     }
 
-    /// Failures since the last success.
+    #[doc = concat!("Failures since the last success.")]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = consecutiveFailures)]
     pub fn consecutive_failures(&self) -> u32 {
         self.shell.read(|m| m.consecutive_failures()).unwrap_or(0)
+    }
+}
+
+/// An optional time of the machine's, for a getter: a number, or `undefined`. A `JsValue`
+/// rather than an `Option<f64>`, whose two-value return costs a shim in the wasm and in the glue
+/// per getter; one function for the three getters, which would otherwise each inline it.
+#[inline(never)]
+fn epoch_ms(shell: &Shell, time: fn(&Machine) -> Option<u64>) -> JsValue {
+    match shell.read(time).flatten() {
+        Some(ms) => JsValue::from_f64(ms as f64),
+        None => JsValue::UNDEFINED,
     }
 }

@@ -10,12 +10,15 @@
 //! package, because serde's type-error path formats floats and so links Rust's float printer;
 //! its errors also do not name the field.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 
 use js_sys::{Array, Function, JSON, Object, Reflect};
 use keeper_core::options::{Credentials, IdlePolicy, Options, OptionsError, conventional_live_url};
 use keeper_core::text::concat;
 use wasm_bindgen::{JsCast, JsValue};
+
+use crate::browser::prop;
 
 /// Declares the options once: their names for the parser, and the TypeScript interface.
 macro_rules! options_table {
@@ -116,13 +119,17 @@ pub(crate) const CALLBACKS: [&str; 10] = [
 /// The page's callbacks, in [`CALLBACKS`] order; each may be absent.
 pub(crate) struct Callbacks(pub(crate) [Option<Function>; CALLBACKS.len()]);
 
+/// A bad option, boxed: the parser has some twenty `?`, each of which copies its error into the
+/// result, and a pointer costs the package far less code to copy than the error itself.
+pub(crate) type Bad = Box<OptionsError>;
+
 /// Reads a JavaScript options object.
-pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsError> {
+pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), Bad> {
     if !value.is_object() || Array::is_array(value) || value.is_function() {
         return Err(invalid("options", "must be an object such as { url: \"/api/heartbeat\" }"));
     }
     for key in keys(value) {
-        if !KNOWN.contains(&key.as_str()) {
+        if !KNOWN.iter().any(|known| *known == key) {
             let mut message = concat(&["have an unknown option `", &key, "`; known: "]);
             for (i, name) in KNOWN.iter().enumerate() {
                 message.push_str(if i == 0 { "" } else { ", " });
@@ -131,11 +138,10 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
             return Err(invalid("options", &message));
         }
     }
-    let get =
-        |key: &str| Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let get = |key: &str| prop(value, key);
     let url = get("url");
-    if url.is_undefined() || url.is_null() {
-        return Err(OptionsError::MissingUrl);
+    if url.is_null_or_undefined() {
+        return Err(OptionsError::MissingUrl.into());
     }
     let mut options = Options::new(text("url", &url)?);
     let timing = &mut options.timing;
@@ -166,7 +172,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     options.session_id = match session_id.as_f64() {
         // Numeric ids are common enough to take as they print.
         Some(n) if n.is_finite() => Some(number_text(n)),
-        _ if session_id.is_undefined() || session_id.is_null() => None,
+        _ if session_id.is_null_or_undefined() => None,
         _ => Some(text("sessionId", &session_id)?),
     };
     let live = get("live");
@@ -178,11 +184,11 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     };
     let events = get("activityEvents");
     if !events.is_undefined() {
-        let list = events
-            .dyn_ref::<Array>()
-            .ok_or_else(|| wrong("activityEvents", "an array of event names", &events))?;
+        if !Array::is_array(&events) {
+            return Err(wrong("activityEvents", "an array of event names", &events));
+        }
         options.activity_events.clear();
-        for name in list.iter() {
+        for name in items(events) {
             options.activity_events.push(text("activityEvents", &name)?);
         }
     }
@@ -192,14 +198,14 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
             return Err(wrong("headers", "an object of strings", &headers));
         }
         for name in keys(&headers) {
-            let value = Reflect::get(&headers, &JsValue::from_str(&name)).unwrap_or_default();
+            let value = prop(&headers, &name);
             options.headers.push((name, text("headers", &value)?));
         }
     }
     let body = get("body");
     if !body.is_undefined() {
         if !body.is_object() || Array::is_array(&body) || body.is_function() {
-            return Err(OptionsError::BodyNotObject);
+            return Err(OptionsError::BodyNotObject.into());
         }
         let json = JSON::stringify(&body)
             .map_err(|_| invalid("body", "cannot be turned into JSON (a cycle, or a BigInt?)"))?;
@@ -212,7 +218,7 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     let mut callbacks = Callbacks(Default::default());
     for (slot, name) in callbacks.0.iter_mut().zip(CALLBACKS) {
         let value = get(name);
-        if value.is_undefined() || value.is_null() {
+        if value.is_null_or_undefined() {
             continue;
         }
         *slot = Some(value.dyn_into().map_err(|v| wrong(name, "a function", &v))?);
@@ -222,23 +228,30 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
 
 /// The own enumerable property names of an object.
 fn keys(object: &JsValue) -> impl Iterator<Item = String> {
-    Object::keys(object.unchecked_ref::<Object>()).into_iter().filter_map(|k| k.as_string())
+    items(Object::keys(object.unchecked_ref::<Object>()).into()).filter_map(|k| k.as_string())
 }
 
-fn invalid(option: &'static str, message: &str) -> OptionsError {
-    OptionsError::Invalid { option, message: message.into() }
+/// The items of an array, read as its properties with `Reflect.get`: `Array`'s own length and
+/// item accessors would cost the package two more imports.
+fn items(array: JsValue) -> impl Iterator<Item = JsValue> {
+    let length = prop(&array, "length").as_f64().unwrap_or(0.0) as u32;
+    (0..length).map(move |at| Reflect::get(&array, &JsValue::from(at)).unwrap_or_default())
+}
+
+fn invalid(option: &'static str, message: &str) -> Bad {
+    Box::new(OptionsError::Invalid { option, message: message.into() })
 }
 
 /// "`option` must be `expected`, got `value`".
-fn wrong(option: &'static str, expected: &str, value: &JsValue) -> OptionsError {
+fn wrong(option: &'static str, expected: &str, value: &JsValue) -> Bad {
     invalid(option, &concat(&["must be ", expected, ", got ", &describe(value)]))
 }
 
-fn text(option: &'static str, value: &JsValue) -> Result<String, OptionsError> {
+fn text(option: &'static str, value: &JsValue) -> Result<String, Bad> {
     value.as_string().ok_or_else(|| wrong(option, "a string", value))
 }
 
-fn flag(option: &'static str, value: JsValue, default: bool) -> Result<bool, OptionsError> {
+fn flag(option: &'static str, value: JsValue, default: bool) -> Result<bool, Bad> {
     if value.is_undefined() {
         return Ok(default);
     }
@@ -247,13 +260,13 @@ fn flag(option: &'static str, value: JsValue, default: bool) -> Result<bool, Opt
 
 /// A duration in milliseconds, if given: anything but a positive finite number is an error
 /// naming the option.
-fn millis(option: &'static str, value: JsValue) -> Result<Option<u64>, OptionsError> {
+fn millis(option: &'static str, value: JsValue) -> Result<Option<u64>, Bad> {
     if value.is_undefined() {
         return Ok(None);
     }
     match value.as_f64() {
         Some(n) if n.is_finite() && n >= 0.5 => Ok(Some((n + 0.5) as u64)),
-        _ => Err(OptionsError::NotPositive { option, value: describe(&value) }),
+        _ => Err(Box::new(OptionsError::NotPositive { option, value: describe(&value) })),
     }
 }
 
@@ -265,8 +278,8 @@ fn describe(value: &JsValue) -> String {
         number_text(n)
     } else if let Some(b) = value.as_bool() {
         if b { "true" } else { "false" }.into()
-    } else if value.is_null() {
-        "null".into()
+    } else if value.is_null_or_undefined() {
+        if value.is_undefined() { "undefined" } else { "null" }.into()
     } else if Array::is_array(value) {
         "an array".into()
     } else if value.is_function() {
