@@ -11,9 +11,6 @@
 //! standard library's.
 #![no_std]
 #![deny(missing_docs)]
-// Text is built from `&str` only, one-character strings included: `String::push(char)`, which
-// this lint asks for, is not inlined at opt-level "z" and brings UTF-8 encoding into the package.
-#![allow(clippy::single_char_add_str)]
 
 pub use keeper_web::{SessionKeeper, keeper_core};
 

@@ -702,18 +702,18 @@ async fn a_session_deleted_on_the_server_expires_as_revoked_within_a_second_over
     keeper.start();
     recorded.wait_for("onHeartbeat", 1, 3_000).await;
     wait_for_live_sockets(1).await;
-    let before = keeper.expires_at().expect("known after the start heartbeat");
+    let before = keeper.expires_at().as_f64().expect("known after the start heartbeat");
     // Another device extends the session: the push moves this keeper's expiry too.
     let path = format!("/api/v1/session/{id}/heartbeat");
     let (status, _) = fetch("POST", &path, Some("application/json"), Some("{}")).await;
     assert_eq!(status, 200);
     for _ in 0..50 {
-        if keeper.expires_at().is_some_and(|at| at > before) {
+        if keeper.expires_at().as_f64().is_some_and(|at| at > before) {
             break;
         }
         tick().await;
     }
-    assert!(keeper.expires_at().unwrap() > before, "a pushed extension moves expiresAt");
+    assert!(keeper.expires_at().as_f64().unwrap() > before, "a pushed extension moves expiresAt");
     let deleted_at = js_sys::Date::now();
     let (status, _) = fetch("DELETE", &format!("/api/v1/session/{id}"), None, None).await;
     assert_eq!(status, 204);

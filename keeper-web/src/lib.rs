@@ -40,6 +40,9 @@
 //! From Rust (a Leptos, Yew or Dioxus app), see [`Keeper`].
 #![no_std]
 #![deny(missing_docs)]
+// Text is built from `&str` only, one-character strings included: `String::push(char)`, which
+// this lint asks for, is not inlined at opt-level "z" and brings UTF-8 encoding into the package.
+#![allow(clippy::single_char_add_str)]
 
 extern crate alloc;
 
