@@ -2,10 +2,10 @@
 # Prints the gzipped size (gzip -9) of the built package: the .wasm plus its JS glue.
 #   scripts/size.sh [pkg-dir] [--gate]
 # With --gate it fails when the total exceeds the budget below. Sizes are deterministic for a
-# given toolchain, so the gate is fair; it was set from the measure of 2026-11-23 plus a little
+# given toolchain, so the gate is fair; it was set from the measure of 2026-11-26 (30,903 B) plus 2%
 # headroom. Raise it only with a reason in the CHANGELOG.
 set -euo pipefail
-budget_gz=48000
+budget_gz=31521
 dir=${1:-pkg}
 wasm_gz=$(gzip -9 -c "$dir/session_keeper_bg.wasm" | wc -c)
 js_gz=$(gzip -9 -c "$dir/session_keeper.js" | wc -c)
