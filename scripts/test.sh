@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test, installing what is missing first: formatting and lints (host and wasm), the
 # docs, the native tests (the keeper's rules, the server over real HTTP), the wasm package and its
-# TypeScript, the size gate, the headless-Chromium tests against the real reference server, and
-# the demo page's end-to-end test.
+# TypeScript, the size gate, the headless-Chromium tests against the real reference server, the
+# demo page's end-to-end test, and the multi-tab and answers tests (real tabs of one browser
+# against a second keeper-server with a short TTL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -54,6 +55,11 @@ step "demo page: end to end in headless Chromium"
 scripts/e2e.sh "http://127.0.0.1:$server_port/"
 kill $server && wait $server 2>/dev/null || true
 trap - EXIT
+
+step "browser tests: several tabs of one session, and answers as real servers give them"
+# A server of their own with a short TTL: the idle test waits for the TTL to end an idle session.
+scripts/e2e.sh tabs --serve "--ttl 10s"
+scripts/e2e.sh answers --serve "--ttl 10s"
 
 echo
 echo "All tests passed in $((SECONDS - started)) s."
