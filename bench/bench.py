@@ -41,6 +41,8 @@ RELEASE = ROOT / "target" / "release"
 KEEPER = RELEASE / "keeper-server"
 CEILING = RELEASE / "examples" / "ceiling"
 VENV_PYTHON = BENCH / ".venv" / "bin" / "python"
+# Every load comes from 127.0.0.1: lift keeper-server's per-address create limit for it.
+KEEPER_NO_CREATE_LIMIT = ["--create-burst", "1000000000", "--create-rate", "1000000000"]
 SERVER_CPU = "0"  # taskset -c: the server under test
 LOAD_CPU = "1"  # taskset -c: wrk
 
@@ -385,7 +387,8 @@ def bench_throughput(cfg: dict) -> dict:
 
     servers = {}
     port = free_port()
-    servers["keeper-server"] = Server("keeper-server", [KEEPER, "--addr", f"127.0.0.1:{port}"], port)
+    servers["keeper-server"] = Server(
+        "keeper-server", [KEEPER, "--addr", f"127.0.0.1:{port}", *KEEPER_NO_CREATE_LIMIT], port)
     port = free_port()
     servers["FastAPI + uvicorn"] = Server(
         "fastapi", [VENV_PYTHON, BENCH / "peers" / "fastapi_server.py", "--port", port], port)
@@ -499,7 +502,7 @@ def scale_run(cfg: dict, create_rate: float, under_load: bool) -> dict:
     port = free_port()
     tag = "sweep-load" if under_load else "sweep-idle"
     server = Server(f"keeper-server-{tag}",
-                    [KEEPER, "--addr", f"127.0.0.1:{port}", "--ttl", f"{ttl}s",
+                    [KEEPER, "--addr", f"127.0.0.1:{port}", *KEEPER_NO_CREATE_LIMIT, "--ttl", f"{ttl}s",
                      "--sweep-interval", f"{interval}s"], port)
     # The sweeper's interval starts when the server starts; the sweep falls `interval` later.
     sweep_at = server.started + interval

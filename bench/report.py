@@ -644,7 +644,13 @@ def markdown(r: dict) -> str:
 
 
 def write(results: dict, md_path: Path, svg_path: Path) -> None:
-    md_path.write_text(markdown(results))
+    page = markdown(results)
+    # The reference server's own figures (bench/server.py), when they have been measured.
+    server_results = ROOT / "bench" / "server-results.json"
+    if server_results.exists():
+        import server_report
+        page += server_report.markdown(json.loads(server_results.read_text()))
+    md_path.write_text(page)
     svg_path.write_text(svg(results))
 
 

@@ -22,9 +22,11 @@ step "setup: the FastAPI peer's venv (bench/peers/requirements.txt)"
 bench/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r bench/peers/requirements.txt
 
 step "build: release"
-cargo build --release -p keeper-server --bin keeper-server --example ceiling
+cargo build --release -p keeper-server --bin keeper-server --example ceiling --example live_bench
 cargo build --release --example economy
 scripts/build-pkg.sh pkg web
 
 step "measure"
-exec python3 bench/bench.py "$@"
+python3 bench/bench.py "$@"
+step "measure: the reference server (bench/server.py)"
+exec python3 bench/server.py "$@"

@@ -19,10 +19,10 @@
 //! follower whenever there are several, so its activity reaches the leader through the channel
 //! between tabs. The ratio compares each with one tab.
 
-use session_keeper::keeper_core::event::Reason;
-use session_keeper::keeper_core::options::Timing;
-use session_keeper::keeper_core::reply::Reply;
-use session_keeper::keeper_core::sim::{Coordination, Simulation, Tabs, ok};
+use keeper_core::event::Reason;
+use keeper_core::options::Timing;
+use keeper_core::reply::Reply;
+use keeper_core::sim::{Coordination, Simulation, Tabs, ok};
 
 const SEC: u64 = 1_000;
 const MIN: u64 = 60 * SEC;

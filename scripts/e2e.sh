@@ -6,7 +6,8 @@
 #   scripts/e2e.sh answers <base-url> [--require-fixtures] redirects, HTML 200s, JSON media types
 #                                                          (answers.mjs)
 # Instead of a base URL, `--serve "flags"` starts target/debug/keeper-server (built beforehand)
-# with --demo and those flags on a free port for the test, and stops it after:
+# with --demo, no per-address create limit (every test creates its sessions from 127.0.0.1) and
+# those flags, on a free port for the test, and stops it after:
 #   scripts/e2e.sh tabs --serve "--ttl 10s"
 # The demo's base URL defaults to $DEMO_URL or http://127.0.0.1:8080/. Paths are taken relative to
 # the current directory.
@@ -31,7 +32,8 @@ log=$root/target/test-logs/e2e-$test-server.log
 mkdir -p "$(dirname "$log")"
 # Port 0: the system picks a free port, and the server prints the address it got.
 # shellcheck disable=SC2086 # the flags are words on purpose
-"$root/target/debug/keeper-server" --addr 127.0.0.1:0 --demo $flags >"$log" 2>&1 &
+"$root/target/debug/keeper-server" --addr 127.0.0.1:0 --demo --create-burst 100000 $flags \
+  >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 url=""

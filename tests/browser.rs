@@ -3,6 +3,11 @@
 //! Run by `scripts/test.sh`, which starts `keeper-server --demo` and passes its address in
 //! `KEEPER_TEST_SERVER` at compile time. The server's demo endpoints let each test check what the
 //! server really received (path, Content-Type, status) and take the server away for real.
+//!
+//! Tests wait on events, never on a fixed sleep: a positive check waits (with a deadline) for the
+//! callback or the server record it expects; a negative one ("nothing was sent") counts the
+//! page's `fetch` calls around a synchronous action, or waits for a control keeper on another
+//! session to beat as often as the one under test would have.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
@@ -11,12 +16,38 @@ use std::rc::Rc;
 use gloo_net::http::RequestBuilder;
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Array, Function, JSON, Object, Reflect};
-use session_keeper::SessionKeeper;
+use keeper_web::SessionKeeper;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = "
+export function watch_fetch() {
+  if (window.__keeperFetches === undefined) {
+    window.__keeperFetches = 0;
+    const fetch = window.fetch;
+    window.fetch = function (...args) { window.__keeperFetches += 1; return fetch.apply(this, args); };
+  }
+}
+export function fetches() { return window.__keeperFetches; }
+")]
+extern "C" {
+    /// Counts the page's `fetch` calls from now on (once per page).
+    fn watch_fetch();
+    /// The `fetch` calls counted so far.
+    fn fetches() -> u32;
+}
+
+/// How many `fetch` calls `action` makes at once (the keeper calls `fetch` synchronously when it
+/// sends, so nothing is missed).
+fn fetches_made_by(action: impl FnOnce()) -> u32 {
+    watch_fetch();
+    let before = fetches();
+    action();
+    fetches() - before
+}
 
 const SERVER: &str = match option_env!("KEEPER_TEST_SERVER") {
     Some(server) => server,
@@ -99,8 +130,9 @@ async fn heartbeats_received(id: &str) -> usize {
     heartbeat_requests(id).await.len()
 }
 
-async fn sleep(ms: u32) {
-    TimeoutFuture::new(ms).await;
+/// One poll of a wait for an event; every wait has a deadline.
+async fn tick() {
+    TimeoutFuture::new(20).await;
 }
 
 fn dispatch_activity(count: usize) {
@@ -122,12 +154,28 @@ impl Recorded {
         self.0.borrow().iter().filter(|(n, _)| *n == name).map(|(_, v)| v.clone()).collect()
     }
 
+    /// Waits for a `name` callback whose payload satisfies `pick`, and returns it.
+    async fn wait_for_one(
+        &self,
+        name: &str,
+        pick: impl Fn(&JsValue) -> bool,
+        within_ms: u32,
+    ) -> JsValue {
+        for _ in 0..within_ms / 20 {
+            if let Some(found) = self.named(name).into_iter().find(|e| pick(e)) {
+                return found;
+            }
+            tick().await;
+        }
+        panic!("waited {within_ms} ms for a matching {name}: {:?}", self.0.borrow());
+    }
+
     async fn wait_for(&self, name: &str, count: usize, within_ms: u32) -> Vec<JsValue> {
         for _ in 0..within_ms / 20 {
             if self.named(name).len() >= count {
                 break;
             }
-            sleep(20).await;
+            tick().await;
         }
         let events = self.named(name);
         assert!(
@@ -146,8 +194,18 @@ fn options(pairs: &[(&str, JsValue)], recorded: &Recorded) -> JsValue {
     for (key, value) in pairs {
         Reflect::set(&options, &(*key).into(), value).unwrap();
     }
-    for name in ["onHeartbeat", "onError", "onWarning", "onRecovered", "onExpired", "onStateChange"]
-    {
+    for name in [
+        "onHeartbeat",
+        "onError",
+        "onWarning",
+        "onRecovered",
+        "onExpired",
+        "onStateChange",
+        "onPrompt",
+        "onIdle",
+        "onActive",
+        "onLeaderChange",
+    ] {
         let log = recorded.0.clone();
         let callback =
             Closure::<dyn Fn(JsValue)>::new(move |payload| log.borrow_mut().push((name, payload)));
@@ -167,13 +225,37 @@ fn ms(value: f64) -> JsValue {
     value.into()
 }
 
+/// A keeper on a session of its own that beats every `interval_ms`: waiting for it to beat `n`
+/// times is waiting as long as a keeper with the same timings would have taken to beat `n` times.
+struct Control {
+    recorded: Recorded,
+    _keeper: SessionKeeper,
+}
+
+impl Control {
+    async fn start(interval_ms: f64) -> Control {
+        let id = create_session().await;
+        let recorded = Recorded::default();
+        let keeper = keeper_for(
+            &id,
+            &[("intervalMs", ms(interval_ms)), ("activityThrottleMs", ms(interval_ms / 4.0))],
+            &recorded,
+        );
+        keeper.start();
+        Control { recorded, _keeper: keeper }
+    }
+
+    async fn beats(&self, count: usize) {
+        self.recorded.wait_for("onHeartbeat", count, 10_000).await;
+    }
+}
+
 // ---- the tests ---------------------------------------------------------------------------------
 
 #[wasm_bindgen_test]
 async fn a_heartbeat_reaches_the_server_as_json_gets_200_and_moves_the_expiry() {
     let id = create_session().await;
     let before = session_expiry(&id).await;
-    sleep(20).await;
     let recorded = Recorded::default();
     let keeper = keeper_for(&id, &[("beatOnStart", false.into())], &recorded);
     keeper.start();
@@ -184,7 +266,7 @@ async fn a_heartbeat_reaches_the_server_as_json_gets_200_and_moves_the_expiry() 
     let sent_at = get(&result, "sentAt").as_f64().unwrap();
     assert!((js_sys::Date::now() - sent_at).abs() < 5_000.0, "sentAt {sent_at} is now-ish");
     let after = session_expiry(&id).await;
-    assert!(after > before, "expiry moved: {before} -> {after}");
+    assert!(after >= before, "expiry moved: {before} -> {after}");
     let expires_at = keeper.expires_at().expect("known after a success");
     assert!((expires_at - js_sys::Date::parse(&after)).abs() < 2_000.0, "{expires_at} vs {after}");
     let beats = heartbeat_requests(&id).await;
@@ -239,12 +321,12 @@ async fn many_activity_events_in_one_throttle_window_give_exactly_one_heartbeat(
         &recorded,
     );
     keeper.start();
-    for _ in 0..10 {
-        dispatch_activity(1_000);
-        sleep(30).await;
-    }
+    // The keeper leads once its Web Lock is granted: the first activity after that sends.
+    recorded.wait_for("onLeaderChange", 1, 3_000).await;
+    let sent = fetches_made_by(|| dispatch_activity(10_000));
+    assert_eq!(sent, 1, "ten thousand events in one throttle window, one request");
     recorded.wait_for("onHeartbeat", 1, 3_000).await;
-    sleep(200).await;
+    assert_eq!(fetches_made_by(|| dispatch_activity(10_000)), 0, "the window is still open");
     keeper.stop();
     assert_eq!(heartbeats_received(&id).await, 1);
     let beats = recorded.named("onHeartbeat");
@@ -268,11 +350,14 @@ async fn a_session_deleted_on_the_server_gives_expired_not_found_and_no_later_re
     let error = recorded.named("onError").pop().expect("the 404 was an error event too");
     assert_eq!(get(&error, "status").as_f64(), Some(404.0));
     assert_eq!(text(&error, "code"), "ERR_SESSION_NOT_FOUND");
+    assert_eq!(
+        fetches_made_by(|| dispatch_activity(100)),
+        0,
+        "activity sends nothing after expiry"
+    );
     let count = requests_for(&id).await.len();
-    dispatch_activity(100);
-    sleep(1_000).await;
-    dispatch_activity(100);
-    assert_eq!(requests_for(&id).await.len(), count, "nothing is sent after expiry");
+    Control::start(300.0).await.beats(3).await;
+    assert_eq!(requests_for(&id).await.len(), count, "no timer heartbeat after expiry");
 }
 
 #[wasm_bindgen_test]
@@ -345,13 +430,10 @@ async fn after_free_activity_and_timers_send_nothing() {
     keeper.start();
     recorded.wait_for("onHeartbeat", 2, 3_000).await;
     drop(keeper); // what `free()` does from JavaScript
-    sleep(50).await;
+    assert_eq!(fetches_made_by(|| dispatch_activity(50)), 0, "no listener is left");
     let count = heartbeats_received(&id).await;
-    for _ in 0..10 {
-        dispatch_activity(50);
-        sleep(60).await;
-    }
-    assert_eq!(heartbeats_received(&id).await, count);
+    Control::start(200.0).await.beats(4).await;
+    assert_eq!(heartbeats_received(&id).await, count, "no timer is left");
 }
 
 #[wasm_bindgen_test]
@@ -364,10 +446,9 @@ async fn stop_sends_nothing_more_and_start_after_stop_works() {
     recorded.wait_for("onHeartbeat", 1, 3_000).await;
     keeper.stop();
     assert_eq!(keeper.state(), "stopped");
-    sleep(20).await;
+    assert_eq!(fetches_made_by(|| dispatch_activity(10)), 0);
     let count = heartbeats_received(&id).await;
-    dispatch_activity(10);
-    sleep(500).await;
+    Control::start(200.0).await.beats(3).await;
     assert_eq!(heartbeats_received(&id).await, count);
     let rejected = JsFuture::from(keeper.beat()).await.expect_err("beat() rejects when stopped");
     assert!(text(&rejected, "message").contains("stopped"), "{rejected:?}");
@@ -462,16 +543,17 @@ async fn a_callback_may_stop_the_keeper_that_called_it() {
     Reflect::set(&options, &"onHeartbeat".into(), &on_heartbeat.into_js_value()).unwrap();
     *slot.borrow_mut() = Some(SessionKeeper::new(options).unwrap());
     slot.borrow().as_ref().unwrap().start();
-    sleep(700).await;
+    recorded.wait_for("onStateChange", 2, 3_000).await;
+    Control::start(200.0).await.beats(3).await;
     assert_eq!(slot.borrow().as_ref().unwrap().state(), "stopped");
     assert_eq!(heartbeats_received(&id).await, 1, "stopped from inside its first onHeartbeat");
 }
 
 #[wasm_bindgen_test]
 async fn the_rust_api_keeps_a_session_alive_without_javascript() {
-    use session_keeper::Keeper;
-    use session_keeper::keeper_core::event::{Event, Reason};
-    use session_keeper::keeper_core::options::Options;
+    use keeper_core::event::{Event, Reason};
+    use keeper_core::options::Options;
+    use keeper_web::Keeper;
 
     let id = create_session().await;
     let mut options = Options::new(format!("{SERVER}{TEMPLATE}"));
@@ -482,7 +564,17 @@ async fn the_rust_api_keeps_a_session_alive_without_javascript() {
     let log = seen.clone();
     let keeper = Keeper::new(options, move |event| log.borrow_mut().push(event.clone())).unwrap();
     keeper.start();
-    sleep(600).await;
+    for _ in 0..150 {
+        let timers = seen
+            .borrow()
+            .iter()
+            .filter(|e| matches!(e, Event::Heartbeat(h) if h.reason == Reason::Timer))
+            .count();
+        if timers >= 2 {
+            break;
+        }
+        tick().await;
+    }
     // A manual beat sends now, or joins a timer heartbeat already on its way.
     let result = keeper.beat().await.expect("the server answers 200");
     assert_eq!(result.status, 200);
@@ -502,4 +594,132 @@ async fn the_rust_api_keeps_a_session_alive_without_javascript() {
     assert_eq!(beats.first(), Some(&Reason::Start));
     assert!(beats.iter().filter(|r| **r == Reason::Timer).count() >= 2, "{beats:?}");
     assert_eq!(heartbeats_received(&id).await, beats.len());
+}
+
+#[wasm_bindgen_test]
+async fn a_json_api_content_type_reaches_the_server_as_given() {
+    let id = create_session().await;
+    let recorded = Recorded::default();
+    let headers = Object::new();
+    Reflect::set(&headers, &"Content-Type".into(), &"application/vnd.api+json".into()).unwrap();
+    let keeper =
+        keeper_for(&id, &[("beatOnStart", false.into()), ("headers", headers.into())], &recorded);
+    keeper.start();
+    let result = JsFuture::from(keeper.beat()).await.expect("beat resolves");
+    assert_eq!(get(&result, "status").as_f64(), Some(200.0), "{result:?}");
+    let beats = heartbeat_requests(&id).await;
+    assert_eq!(beats.len(), 1, "{beats:?}");
+    assert_eq!((beats[0].2.as_str(), beats[0].3), ("application/vnd.api+json", 200));
+}
+
+#[wasm_bindgen_test]
+fn a_content_type_that_is_not_json_is_refused_at_construction() {
+    let recorded = Recorded::default();
+    let headers = Object::new();
+    Reflect::set(&headers, &"content-type".into(), &"text/plain".into()).unwrap();
+    let pairs = [("url", JsValue::from("/api/heartbeat")), ("headers", headers.into())];
+    let error: JsValue = SessionKeeper::new(options(&pairs, &recorded)).err().unwrap().into();
+    let message = text(&error, "message");
+    assert!(
+        message.contains("headers Content-Type must be a JSON media type")
+            && message.contains("\"text/plain\""),
+        "{message}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_idle_policy_prompts_then_goes_idle_and_heartbeats_stop_until_the_user_returns() {
+    let id = create_session().await;
+    let recorded = Recorded::default();
+    let keeper = keeper_for(
+        &id,
+        &[
+            ("intervalMs", ms(300.0)),
+            ("activityThrottleMs", ms(100.0)),
+            ("idleTimeoutMs", ms(1_500.0)),
+            ("promptBeforeIdleMs", ms(700.0)),
+        ],
+        &recorded,
+    );
+    keeper.start();
+    let started = js_sys::Date::now();
+    let prompt = recorded.wait_for("onPrompt", 1, 3_000).await.remove(0);
+    let idle_at = get(&prompt, "idleAt").as_f64().unwrap();
+    assert!((idle_at - started - 1_500.0).abs() < 250.0, "idle 1.5 s after start: {prompt:?}");
+    assert!((get(&prompt, "remainingMs").as_f64().unwrap() - 700.0).abs() < 250.0, "{prompt:?}");
+    assert_eq!(keeper.presence(), "prompted");
+    // A mouse bumped by accident is not consent: the prompt stays, nothing is sent.
+    assert_eq!(fetches_made_by(|| dispatch_activity(100)), 0);
+    assert!(recorded.named("onActive").is_empty());
+    keeper.activate();
+    let active = recorded.wait_for("onActive", 1, 1_000).await;
+    assert_eq!(text(&active[0], "source"), "this-tab");
+    assert_eq!(keeper.presence(), "active");
+    // activate() sends a heartbeat.
+    recorded.wait_for_one("onHeartbeat", |h| text(h, "reason") == "manual", 2_000).await;
+    let idle = recorded.wait_for("onIdle", 1, 4_000).await;
+    assert_eq!(keeper.presence(), "idle");
+    assert_eq!(recorded.named("onPrompt").len(), 2, "prompted again before idle");
+    let idle_at = get(&idle[0], "idleAt").as_f64().unwrap();
+    let count = heartbeats_received(&id).await;
+    Control::start(300.0).await.beats(3).await;
+    assert_eq!(heartbeats_received(&id).await, count, "no timer heartbeat while idle");
+    assert!(js_sys::Date::now() > idle_at);
+    // Back before the session expired: active again, and the schedule resumes at once.
+    assert_eq!(fetches_made_by(|| dispatch_activity(1)), 1);
+    assert_eq!(recorded.named("onActive").len(), 2);
+    assert_eq!(keeper.state(), "running");
+    keeper.stop();
+}
+
+/// The server's `/metrics` text.
+async fn metrics() -> String {
+    let response = RequestBuilder::new(&format!("{SERVER}/metrics"))
+        .send()
+        .await
+        .expect("the reference server is reachable");
+    response.text().await.unwrap_or_default()
+}
+
+/// Waits until the server holds `count` live sockets.
+async fn wait_for_live_sockets(count: usize) {
+    let line = format!("keeper_live_sockets {count}");
+    for _ in 0..150 {
+        if metrics().await.lines().any(|l| l == line) {
+            return;
+        }
+        tick().await;
+    }
+    panic!("the server never held {count} live sockets:\n{}", metrics().await);
+}
+
+#[wasm_bindgen_test]
+async fn a_session_deleted_on_the_server_expires_as_revoked_within_a_second_over_the_live_channel()
+{
+    let id = create_session().await;
+    let recorded = Recorded::default();
+    let keeper = keeper_for(&id, &[("live", true.into()), ("intervalMs", ms(60_000.0))], &recorded);
+    keeper.start();
+    recorded.wait_for("onHeartbeat", 1, 3_000).await;
+    wait_for_live_sockets(1).await;
+    let before = keeper.expires_at().expect("known after the start heartbeat");
+    // Another device extends the session: the push moves this keeper's expiry too.
+    let path = format!("/api/v1/session/{id}/heartbeat");
+    let (status, _) = fetch("POST", &path, Some("application/json"), Some("{}")).await;
+    assert_eq!(status, 200);
+    for _ in 0..50 {
+        if keeper.expires_at().is_some_and(|at| at > before) {
+            break;
+        }
+        tick().await;
+    }
+    assert!(keeper.expires_at().unwrap() > before, "a pushed extension moves expiresAt");
+    let deleted_at = js_sys::Date::now();
+    let (status, _) = fetch("DELETE", &format!("/api/v1/session/{id}"), None, None).await;
+    assert_eq!(status, 204);
+    let expired = recorded.wait_for("onExpired", 1, 1_000).await;
+    assert_eq!(text(&expired[0], "reason"), "revoked");
+    assert!(js_sys::Date::now() - deleted_at < 1_000.0, "pushed, not found at the next heartbeat");
+    assert_eq!(heartbeats_received(&id).await, 2, "no heartbeat was needed to find out");
+    wait_for_live_sockets(0).await;
 }

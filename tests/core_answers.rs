@@ -5,11 +5,11 @@
 mod common;
 
 use common::{MIN, SEC, T0, count, errors, heartbeats, ttl_elapsed};
-use session_keeper::keeper_core::event::{Event, ExpiryReason, Reason, Source, State};
-use session_keeper::keeper_core::machine::Input;
-use session_keeper::keeper_core::options::Timing;
-use session_keeper::keeper_core::reply::{Body, Reply};
-use session_keeper::keeper_core::sim::{Simulation, ok};
+use keeper_core::event::{Event, ExpiryReason, Reason, Source, State};
+use keeper_core::machine::Input;
+use keeper_core::options::Timing;
+use keeper_core::reply::{Body, Reply};
+use keeper_core::sim::{Simulation, ok};
 
 fn html(status: u16, redirected_to: Option<&str>) -> Reply {
     Reply::Http {

@@ -8,11 +8,11 @@ use common::{
     HOUR, MIN, SEC, T0, actives, count, heartbeats, idle_timing, idles, is_presence_event, prompts,
     ttl_elapsed,
 };
-use session_keeper::keeper_core::event::{Presence, Reason, Source, State};
-use session_keeper::keeper_core::machine::Input;
-use session_keeper::keeper_core::options::Timing;
-use session_keeper::keeper_core::reply::Reply;
-use session_keeper::keeper_core::sim::{Simulation, ok};
+use keeper_core::event::{Presence, Reason, Source, State};
+use keeper_core::machine::Input;
+use keeper_core::options::Timing;
+use keeper_core::reply::Reply;
+use keeper_core::sim::{Simulation, ok};
 
 /// Idle after 15 minutes without activity, prompted one minute before.
 const IDLE: u64 = 15 * MIN;

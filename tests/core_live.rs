@@ -5,13 +5,13 @@
 mod common;
 
 use common::{MIN, SEC, T0, sends};
-use session_keeper::keeper_core::event::{Event, ExpiryReason, Source, State};
-use session_keeper::keeper_core::live::{Push, RECONNECT_MAX_MS, RECONNECT_MIN_MS};
-use session_keeper::keeper_core::machine::{Command, Input, Machine};
-use session_keeper::keeper_core::options::Timing;
-use session_keeper::keeper_core::reply::{Reply, ReplyBody};
-use session_keeper::keeper_core::sim::{Coordination, Tabs, ok};
-use session_keeper::keeper_core::tabs::Fact;
+use keeper_core::event::{Event, ExpiryReason, Source, State};
+use keeper_core::live::{Push, RECONNECT_MAX_MS, RECONNECT_MIN_MS};
+use keeper_core::machine::{Command, Input, Machine};
+use keeper_core::options::Timing;
+use keeper_core::reply::{Reply, ReplyBody};
+use keeper_core::sim::{Coordination, Tabs, ok};
+use keeper_core::tabs::Fact;
 
 fn live() -> Machine {
     Machine::new(Timing::default(), 7).with_live_channel()

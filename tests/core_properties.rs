@@ -8,17 +8,17 @@
 mod common;
 
 use common::{HOUR, MIN, SEC, T0, is_presence_event};
-use proptest::prelude::*;
-use session_keeper::keeper_core::election::{CLAIM_MS, LEADER_TIMEOUT_MS};
-use session_keeper::keeper_core::event::{
+use keeper_core::election::{CLAIM_MS, LEADER_TIMEOUT_MS};
+use keeper_core::event::{
     Event, ExpiryReason, Failure, Heartbeat, Presence, Reason, Source, State,
 };
-use session_keeper::keeper_core::live::Push;
-use session_keeper::keeper_core::machine::{Command, Input, Machine, RequestId, Role};
-use session_keeper::keeper_core::options::{IdlePolicy, Timing};
-use session_keeper::keeper_core::reply::{Body, Reply, ReplyBody, RetryAfter};
-use session_keeper::keeper_core::sim::{Coordination, Tabs, ok};
-use session_keeper::keeper_core::tabs::{Fact, Snapshot};
+use keeper_core::live::Push;
+use keeper_core::machine::{Command, Input, Machine, RequestId, Role};
+use keeper_core::options::{IdlePolicy, Timing};
+use keeper_core::reply::{Body, Reply, ReplyBody, RetryAfter};
+use keeper_core::sim::{Coordination, Tabs, ok};
+use keeper_core::tabs::{Fact, Snapshot};
+use proptest::prelude::*;
 
 /// How a heartbeat request ends.
 #[derive(Debug, Clone)]

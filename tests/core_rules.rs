@@ -5,13 +5,11 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use session_keeper::keeper_core::event::{
-    Event, ExpiryReason, Failure, Heartbeat, Reason, Source, State,
-};
-use session_keeper::keeper_core::machine::{Command, Input, Machine};
-use session_keeper::keeper_core::options::Timing;
-use session_keeper::keeper_core::reply::{Reply, ReplyBody, RetryAfter};
-use session_keeper::keeper_core::sim::{Record, Simulation, ok};
+use keeper_core::event::{Event, ExpiryReason, Failure, Heartbeat, Reason, Source, State};
+use keeper_core::machine::{Command, Input, Machine};
+use keeper_core::options::Timing;
+use keeper_core::reply::{Reply, ReplyBody, RetryAfter};
+use keeper_core::sim::{Record, Simulation, ok};
 
 const SEC: u64 = 1_000;
 const MIN: u64 = 60 * SEC;
@@ -492,7 +490,7 @@ fn a_timer_at_most_a_second_late_still_counts_as_the_timer() {
     s.sleep_until(T0 + 5 * MIN + LATE);
     assert_eq!(s.sent().last(), Some(&(T0 + 5 * MIN + LATE, Reason::Timer)));
 }
-const LATE: u64 = session_keeper::keeper_core::machine::LATE_TOLERANCE_MS;
+const LATE: u64 = keeper_core::machine::LATE_TOLERANCE_MS;
 
 #[test]
 fn a_laptop_that_slept_past_the_ttl_reports_ttl_elapsed_instead_of_pretending() {

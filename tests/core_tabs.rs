@@ -6,12 +6,12 @@
 mod common;
 
 use common::{HOUR, MIN, SEC, T0, actives, count, errors, heartbeats, idle_timing, idles, prompts};
-use session_keeper::keeper_core::election::{BEACON_MS, CLAIM_MS, LEADER_TIMEOUT_MS};
-use session_keeper::keeper_core::event::{Event, ExpiryReason, Presence, Reason, Source, State};
-use session_keeper::keeper_core::machine::{Input, Role};
-use session_keeper::keeper_core::options::Timing;
-use session_keeper::keeper_core::reply::Reply;
-use session_keeper::keeper_core::sim::{Coordination, Tabs, ok};
+use keeper_core::election::{BEACON_MS, CLAIM_MS, LEADER_TIMEOUT_MS};
+use keeper_core::event::{Event, ExpiryReason, Presence, Reason, Source, State};
+use keeper_core::machine::{Input, Role};
+use keeper_core::options::Timing;
+use keeper_core::reply::Reply;
+use keeper_core::sim::{Coordination, Tabs, ok};
 
 const INTERVAL: u64 = 5 * MIN;
 
@@ -179,6 +179,15 @@ fn every_tab_sees_the_session_end() {
         assert_eq!(t.machine(tab).state(), State::Expired);
         assert_eq!(errors(&t.events(tab)).len(), 1, "tab {tab} reports the 404 itself");
         assert_eq!(t.machine(tab).next_wake(), None);
+        let changes: Vec<State> = t
+            .events(tab)
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                Event::StateChange { to, .. } => Some(to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(changes, [State::Running, State::Expired], "tab {tab} goes as the leader did");
     }
 }
 

@@ -8,7 +8,7 @@
 //   node bench/tabs/run.mjs [--base URL | --server PATH] [--seconds 30] [--tabs 1,2,4,8]
 //
 // --base: a keeper-server already running with --demo; --server: a keeper-server binary that is
-// started with --demo on a free port and stopped at the end (default: target/release/keeper-server
+// started with --demo (and no create limit) on a free port and stopped at the end (default: target/release/keeper-server
 // when neither is given). The package it serves at /pkg/ must be built (scripts/build-pkg.sh).
 //
 // Timings: intervalMs 1000 and activityThrottleMs 200, the real defaults (5 min, 1 min) divided by
@@ -67,7 +67,8 @@ const say = (text) => process.stderr.write(`tabs: ${text}\n`);
 /** Starts keeper-server with --demo on a free port; resolves with its base URL and process. */
 function startServer(path) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(path, ["--addr", "127.0.0.1:0", "--demo"], {
+    // Every run creates its session from 127.0.0.1: no per-address create limit.
+    const child = spawn(path, ["--addr", "127.0.0.1:0", "--demo", "--create-burst", "100000"], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -552,6 +552,10 @@ impl Machine {
                 out.push(Command::Emit(Event::Recovered { failures, downtime_ms, source }));
             }
             Fact::Expired(reason) => self.expire(reason, Source::OtherTab, out),
+            Fact::Gone(failure, reason) => {
+                out.push(Command::Emit(Event::Error(failure)));
+                self.expire(reason, Source::OtherTab, out);
+            }
             Fact::Extended { expires_at } => self.extend(now, expires_at),
             Fact::Activity { at }
                 if self.idle.activity(at, Source::OtherTab, out)
@@ -908,11 +912,20 @@ impl Machine {
     }
 }
 
-/// A leader tells the other tabs every result it emits, in the order it emits them.
+/// A leader tells the other tabs every result it emits, in the order it emits them; a failure
+/// that ended the session goes with its end.
 fn tell_results(out: &mut Vec<Command>) {
-    let mut told = Vec::new();
+    let mut told: Vec<Command> = Vec::new();
     for command in out.iter() {
         let Command::Emit(event) = command else { continue };
+        if let Event::Expired { reason, source: Source::ThisTab } = event
+            && let Some(Command::Tell(Fact::Failed(failure))) = told.last()
+        {
+            let gone = Fact::Gone(failure.clone(), *reason);
+            told.pop();
+            told.push(Command::Tell(gone));
+            continue;
+        }
         let fact = match event {
             Event::Heartbeat(h) if h.source == Source::ThisTab => Fact::Beat(h.clone()),
             Event::Error(f) if f.source == Source::ThisTab => Fact::Failed(f.clone()),

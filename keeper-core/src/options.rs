@@ -4,7 +4,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::text::{concat, find, push_u64};
+use crate::text::{HEX_DIGITS, concat, cut, find, push_u64};
 
 /// The text in `url` (and `live`) that is replaced by the URL-encoded session id.
 pub const SESSION_ID_PLACEHOLDER: &str = "{sessionId}";
@@ -279,7 +279,7 @@ impl Options {
                     message: "must be true or a URL template, got \"\"".into(),
                 });
             }
-            Some(template) => Some(self.fill(template)?),
+            Some(template) => Some(websocket_url(self.fill(template)?)),
             None => None,
         };
         let session_key = concat(&[&url, "\n", body]);
@@ -330,6 +330,16 @@ pub fn conventional_live_url(url: &str) -> Result<String, OptionsError> {
     }
 }
 
+/// A live channel URL as `new WebSocket()` takes it everywhere: `http(s)://` becomes `ws(s)://`
+/// (browsers before 2024 refuse the HTTP schemes); a relative URL is left for the browser to
+/// resolve against the page.
+fn websocket_url(url: String) -> String {
+    match url.strip_prefix("http") {
+        Some(rest) if rest.starts_with("://") || rest.starts_with("s://") => concat(&["ws", rest]),
+        _ => url,
+    }
+}
+
 /// True for `application/json` and the `application/*+json` types of RFC 6839 (JSON:API's
 /// `application/vnd.api+json`, `application/merge-patch+json`), in any case, with parameters.
 ///
@@ -341,7 +351,7 @@ pub fn conventional_live_url(url: &str) -> Result<String, OptionsError> {
 /// assert!(!is_json_media_type("application/jsonp"));
 /// ```
 pub fn is_json_media_type(value: &str) -> bool {
-    let essence = value.split(';').next().unwrap_or("").trim_ascii().as_bytes();
+    let essence = cut(value, b';').0.trim_ascii().as_bytes();
     let Some(subtype) = strip_prefix_ignore_case(essence, b"application/") else {
         return false;
     };
@@ -370,15 +380,14 @@ fn is_token_byte(b: u8) -> bool {
 
 /// Percent-encodes like JavaScript's `encodeURIComponent`, so an id can never change the path.
 pub fn encode_uri_component(text: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(text.len());
-    for &byte in text.as_bytes() {
+    for (at, byte) in text.bytes().enumerate() {
         if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
-            out.push(char::from(byte));
+            out.push_str(text.get(at..=at).unwrap_or(""));
         } else {
             out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 15)]));
+            out.push_str(HEX_DIGITS[usize::from(byte >> 4)]);
+            out.push_str(HEX_DIGITS[usize::from(byte & 15)]);
         }
     }
     out
@@ -617,6 +626,15 @@ mod tests {
         assert_eq!(o.validate().unwrap().live.as_deref(), Some("/api/v1/session/s1/live"));
         o.live = Some("wss://push.test/s/{sessionId}".into());
         assert_eq!(o.validate().unwrap().live.as_deref(), Some("wss://push.test/s/s1"));
+        o.live = Some("https://app.test/api/v1/session/{sessionId}/live".into());
+        assert_eq!(
+            o.validate().unwrap().live.as_deref(),
+            Some("wss://app.test/api/v1/session/s1/live")
+        );
+        o.live = Some("http://127.0.0.1:8080/live".into());
+        assert_eq!(o.validate().unwrap().live.as_deref(), Some("ws://127.0.0.1:8080/live"));
+        o.live = Some("/httpish/live".into());
+        assert_eq!(o.validate().unwrap().live.as_deref(), Some("/httpish/live"));
         o.live = Some(" ".into());
         assert_eq!(o.validate().unwrap_err().option(), "live");
         assert_eq!(conventional_live_url("/api/ping").unwrap_err().option(), "live");

@@ -12,7 +12,7 @@
 use alloc::string::String;
 
 use crate::event::ExpiryReason;
-use crate::text::{concat, find, parse_u64, push_u64};
+use crate::text::{concat, cut, find, parse_u64, push_u64};
 
 /// How a heartbeat request ended, as the browser shell saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,7 +232,7 @@ pub fn redirected_elsewhere(requested: &str, landed: &str) -> bool {
 
 /// The path of an absolute or root-relative URL.
 fn path_of(url: &str) -> &str {
-    let url = url.split(['?', '#']).next().unwrap_or("");
+    let url = cut(cut(url, b'?').0, b'#').0;
     let after_scheme = match find(url, "://") {
         Some(at) => url.get(at + 3..).unwrap_or(""),
         None => match url.strip_prefix("//") {
@@ -240,7 +240,10 @@ fn path_of(url: &str) -> &str {
             None => return url,
         },
     };
-    after_scheme.find('/').and_then(|at| after_scheme.get(at..)).unwrap_or("/")
+    match after_scheme.bytes().position(|b| b == b'/') {
+        Some(at) => after_scheme.get(at..).unwrap_or("/"),
+        None => "/",
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use alloc::string::String;
 
 use crate::election::Ballot;
 use crate::event::{ExpiryReason, Failure, Heartbeat, Reason, Source};
-use crate::text::{parse_u64, push_u64};
+use crate::text::{cut, parse_u64, push_u64};
 
 /// The prefix of every lock and channel name; its number changes with the wire format, so tabs
 /// running different versions never mistake each other's messages.
@@ -43,6 +43,10 @@ pub enum Fact {
     },
     /// The session is gone.
     Expired(ExpiryReason),
+    /// The leader's heartbeat was refused in a way that means the session is gone (a 404, a
+    /// 401, a redirect to a login page): the failure and the end in one, so that other tabs go
+    /// from running to expired as the leader did, not through failing.
+    Gone(Failure, ExpiryReason),
     /// The live channel moved the session's expiry.
     Extended {
         /// The new expiry.
@@ -107,14 +111,14 @@ impl Message {
     /// ```
     pub fn encode(&self) -> String {
         let opt = |n: Option<u64>| n.unwrap_or(NONE);
-        let (tag, numbers): (u8, &[u64]) = match self {
-            Message::Ballot(Ballot::Beacon(id)) => (b'L', &[*id]),
-            Message::Ballot(Ballot::Claim(id)) => (b'C', &[*id]),
-            Message::Ballot(Ballot::Resign(id)) => (b'R', &[*id]),
+        let (tag, numbers): (&str, &[u64]) = match self {
+            Message::Ballot(Ballot::Beacon(id)) => ("L", &[*id]),
+            Message::Ballot(Ballot::Claim(id)) => ("C", &[*id]),
+            Message::Ballot(Ballot::Resign(id)) => ("R", &[*id]),
             Message::Fact(fact) => match fact {
-                Fact::Hello => (b'h', &[]),
+                Fact::Hello => ("h", &[]),
                 Fact::Snapshot(s) => (
-                    b's',
+                    "s",
                     &[
                         opt(s.expires_at),
                         s.lifetime_ms,
@@ -127,23 +131,26 @@ impl Message {
                     ],
                 ),
                 Fact::Beat(h) => (
-                    b'b',
+                    "b",
                     &[h.reason as u64, u64::from(h.status), h.sent_at, h.expires_at, h.latency_ms],
                 ),
-                Fact::Failed(f) => (b'f', &[f.reason as u64, u64::from(f.status), f.sent_at]),
-                Fact::Warning { since, failures } => (b'w', &[*since, u64::from(*failures)]),
-                Fact::Recovered { failures, downtime_ms } => {
-                    (b'r', &[u64::from(*failures), *downtime_ms])
+                Fact::Failed(f) => ("f", &[f.reason as u64, u64::from(f.status), f.sent_at]),
+                Fact::Gone(f, end) => {
+                    ("g", &[f.reason as u64, u64::from(f.status), f.sent_at, *end as u64])
                 }
-                Fact::Expired(reason) => (b'x', &[*reason as u64]),
-                Fact::Extended { expires_at } => (b'e', &[*expires_at]),
-                Fact::Activity { at } => (b'a', &[*at]),
-                Fact::Activate { at } => (b'v', &[*at]),
-                Fact::BeatRequest => (b'q', &[]),
+                Fact::Warning { since, failures } => ("w", &[*since, u64::from(*failures)]),
+                Fact::Recovered { failures, downtime_ms } => {
+                    ("r", &[u64::from(*failures), *downtime_ms])
+                }
+                Fact::Expired(reason) => ("x", &[*reason as u64]),
+                Fact::Extended { expires_at } => ("e", &[*expires_at]),
+                Fact::Activity { at } => ("a", &[*at]),
+                Fact::Activate { at } => ("v", &[*at]),
+                Fact::BeatRequest => ("q", &[]),
             },
         };
         let mut out = String::new();
-        out.push(char::from(tag));
+        out.push_str(tag);
         for (i, &n) in numbers.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -152,10 +159,16 @@ impl Message {
                 push_u64(&mut out, n);
             }
         }
-        if let Message::Fact(Fact::Failed(f)) = self {
+        if let Message::Fact(Fact::Failed(f) | Fact::Gone(f, _)) = self {
             // Only the last text may hold a newline: it runs to the end.
             out.push('\n');
-            out.extend(f.code.chars().map(|c| if c == '\n' { ' ' } else { c }));
+            let mut code = f.code.as_str();
+            while let (line, Some(more)) = cut(code, b'\n') {
+                out.push_str(line);
+                out.push(' ');
+                code = more;
+            }
+            out.push_str(code);
             out.push('\n');
             out.push_str(&f.message);
         }
@@ -164,15 +177,17 @@ impl Message {
 
     /// Reads [`encode`](Self::encode)'s form; `None` for anything else, which is ignored.
     pub fn decode(text: &str) -> Option<Message> {
-        let (head, texts) = text.split_once('\n').unwrap_or((text, ""));
+        let (head, texts) = cut(text, b'\n');
+        let texts = texts.unwrap_or("");
         let (&tag, digits) = head.as_bytes().split_first()?;
         let mut n = [NONE; 8];
         let mut count = 0;
-        if !digits.is_empty() {
-            for field in head.get(1..)?.split(',') {
-                *n.get_mut(count)? = if field.is_empty() { NONE } else { parse_u64(field)? };
-                count += 1;
-            }
+        let mut rest = if digits.is_empty() { None } else { head.get(1..) };
+        while let Some(fields) = rest {
+            let (field, more) = cut(fields, b',');
+            *n.get_mut(count)? = if field.is_empty() { NONE } else { parse_u64(field)? };
+            count += 1;
+            rest = more;
         }
         let opt = |v: u64| (v != NONE).then_some(v);
         let small = |v: u64| u32::try_from(v).ok();
@@ -205,17 +220,23 @@ impl Message {
                     source: Source::OtherTab,
                 })),
             ),
-            b'f' => {
-                let (code, message) = texts.split_once('\n')?;
+            b'f' | b'g' => {
+                let (code, message) = cut(texts, b'\n');
                 let failure = Failure {
                     reason: reason(n[0])?,
                     status: u16::try_from(n[1]).ok()?,
                     sent_at: n[2],
                     code: code.into(),
-                    message: message.into(),
+                    message: message?.into(),
                     source: Source::OtherTab,
                 };
-                (3, Message::Fact(Fact::Failed(failure)))
+                match tag {
+                    b'f' => (3, Message::Fact(Fact::Failed(failure))),
+                    _ => {
+                        let end = *EXPIRY_REASONS.get(usize::try_from(n[3]).ok()?)?;
+                        (4, Message::Fact(Fact::Gone(failure, end)))
+                    }
+                }
             }
             b'w' => (2, Message::Fact(Fact::Warning { since: n[0], failures: small(n[1])? })),
             b'r' => {
@@ -228,7 +249,7 @@ impl Message {
             b'q' => (0, Message::Fact(Fact::BeatRequest)),
             _ => return None,
         };
-        let texts_ok = (tag == b'f') || texts.is_empty() && !text.contains('\n');
+        let texts_ok = matches!(tag, b'f' | b'g') || !text.as_bytes().contains(&b'\n');
         (count == expected && texts_ok).then_some(message)
     }
 }
@@ -291,6 +312,17 @@ mod tests {
             Message::Fact(Fact::Warning { since: 1, failures: 3 }),
             Message::Fact(Fact::Recovered { failures: 3, downtime_ms: 90_000 }),
             Message::Fact(Fact::Expired(ExpiryReason::Revoked)),
+            Message::Fact(Fact::Gone(
+                Failure {
+                    reason: Reason::Timer,
+                    status: 404,
+                    code: "ERR_SESSION_NOT_FOUND".into(),
+                    message: "gone".into(),
+                    sent_at: 9,
+                    source: Source::OtherTab,
+                },
+                ExpiryReason::NotFound,
+            )),
             Message::Fact(Fact::Extended { expires_at: 11 }),
             Message::Fact(Fact::Activity { at: 12 }),
             Message::Fact(Fact::Activate { at: 13 }),

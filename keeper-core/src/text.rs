@@ -4,21 +4,35 @@
 
 use alloc::string::String;
 
+/// The hexadecimal digits, each as a `&str` so that text is built from `&str` only: pushing a
+/// `char` brings UTF-8 encoding into the package.
+pub const HEX_DIGITS: [&str; 16] =
+    ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F"];
+
 /// Appends `n` in decimal.
 pub fn push_u64(out: &mut String, n: u64) {
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
+    let mut count = 0;
     let mut rest = n;
     loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
+        digits[count % 20] = (rest % 10) as u8;
+        count += 1;
         rest /= 10;
         if rest == 0 {
             break;
         }
     }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
+    for &d in digits.iter().take(count).rev() {
+        out.push_str(HEX_DIGITS[usize::from(d & 15)]);
+    }
+}
+
+/// `text` split at the first `separator` byte (an ASCII character): what comes before, and
+/// what comes after if it was there. Byte-based, so no `char` searcher comes into the package.
+pub fn cut(text: &str, separator: u8) -> (&str, Option<&str>) {
+    match text.bytes().position(|b| b == separator) {
+        Some(at) => (text.get(..at).unwrap_or(""), text.get(at + 1..)),
+        None => (text, None),
     }
 }
 
@@ -71,5 +85,8 @@ mod tests {
         assert_eq!(find("a://b", "://"), Some(1));
         assert_eq!(find("ab", "abc"), None);
         assert_eq!(find("ab", ""), Some(0));
+        assert_eq!(cut("a,b,c", b','), ("a", Some("b,c")));
+        assert_eq!(cut("é,", b','), ("é", Some("")));
+        assert_eq!(cut("abc", b','), ("abc", None));
     }
 }

@@ -2,9 +2,9 @@
 //! out of a simulation's log.
 #![allow(dead_code)]
 
-use session_keeper::keeper_core::event::{Event, ExpiryReason, Failure, Heartbeat, Reason, Source};
-use session_keeper::keeper_core::machine::{Command, RequestId};
-use session_keeper::keeper_core::options::{IdlePolicy, Timing};
+use keeper_core::event::{Event, ExpiryReason, Failure, Heartbeat, Reason, Source};
+use keeper_core::machine::{Command, RequestId};
+use keeper_core::options::{IdlePolicy, Timing};
 
 /// One second, in milliseconds.
 pub const SEC: u64 = 1_000;

@@ -33,7 +33,7 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { chromium } from "playwright-core";
-import { CHROMIUM } from "./harness.mjs";
+import { CHROMIUM } from "../chromium.mjs";
 
 const DESKTOP = { width: 1200, height: 900 };
 const PHONE = { width: 375, height: 800 };

@@ -4,19 +4,7 @@
 //
 // No package is imported here, so bench/ can use this file with its own playwright-core.
 
-/** Debian's Chromium, headless, as every browser test of the project launches it. */
-export const CHROMIUM = {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-  ],
-};
+export { CHROMIUM } from "../chromium.mjs";
 
 /** A document of keeper-server's own (a JSON answer, 200) that each tab opens first, so that the
  * page has the server's origin and address space, as an app's page served by its server has; the

@@ -12,20 +12,23 @@
 //!
 //! [`ApiError`] has the only `IntoResponse` impl that writes that envelope. Responses that other
 //! layers produce on their own (the router's 405 with its `Allow` header, the static-file
-//! service's 404 and 416, a timeout's 408) pass through [`json_errors`], which rewrites any error
-//! response that is not already JSON into the envelope and keeps its headers. A client therefore
+//! service's 404 and 416) pass through [`into_json_error`] (in [`crate::guard::ApiGuard`]), which
+//! rewrites any error response that is not already JSON into the envelope and keeps its headers. A client therefore
 //! never sees a framework's `text/plain` rejection.
 
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::content_type::is_json_media_type;
 use crate::store::StoreError;
+
+/// What a client holding its session's maximum of live sockets is told to wait: by then one of
+/// them has usually gone (a closed tab).
+pub const LIVE_SOCKETS_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Every way an API request can fail, as the client sees it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -57,9 +60,35 @@ pub enum ApiError {
         /// How long until the next heartbeat will be accepted.
         retry_after: Duration,
     },
-    /// 503: the session store cannot serve the request.
-    #[error("session store unavailable: {0}")]
-    StoreUnavailable(String),
+    /// 429: this client address creates sessions far faster than any page should.
+    #[error("too many sessions created from this address, retry in {} s", retry_after_secs(*.retry_after))]
+    CreateRateLimited {
+        /// How long until the next create will be accepted.
+        retry_after: Duration,
+    },
+    /// 503: the session store cannot serve the request (full, or its backend is down).
+    #[error("session store unavailable: {reason}")]
+    StoreUnavailable {
+        /// What is wrong.
+        reason: String,
+        /// When trying again makes sense.
+        retry_after: Duration,
+    },
+    /// 426: a live-channel request that is not a WebSocket upgrade.
+    #[error("this endpoint speaks WebSocket only: send an upgrade request")]
+    UpgradeRequired,
+    /// 403: a live-channel request from a page on an origin that is not allowed.
+    #[error("the origin of this page may not open a live channel")]
+    ForbiddenOrigin,
+    /// 429: the session already holds its maximum of live sockets.
+    #[error("this session holds its maximum of live sockets")]
+    TooManyLiveSockets,
+    /// 503: the server holds its maximum of connections or live sockets, or is shutting down.
+    #[error("the server is at capacity, retry in {} s", retry_after_secs(*.retry_after))]
+    ServerBusy {
+        /// When trying again makes sense.
+        retry_after: Duration,
+    },
     /// 400: a well-formed request with values out of range (demo endpoints).
     #[error("{0}")]
     InvalidRequest(String),
@@ -91,10 +120,29 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::SessionNotFound | Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. }
+            | Self::CreateRateLimited { .. }
+            | Self::TooManyLiveSockets => StatusCode::TOO_MANY_REQUESTS,
+            Self::StoreUnavailable { .. } | Self::ServerBusy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
+            Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Http(status) => *status,
+        }
+    }
+
+    /// How long the client should wait before trying again (sent as `Retry-After`), if the error
+    /// is one where waiting helps.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after }
+            | Self::CreateRateLimited { retry_after }
+            | Self::StoreUnavailable { retry_after, .. }
+            | Self::ServerBusy { retry_after } => Some(*retry_after),
+            Self::TooManyLiveSockets => Some(LIVE_SOCKETS_RETRY_AFTER),
+            _ => None,
         }
     }
 
@@ -107,8 +155,12 @@ impl ApiError {
             Self::SessionNotFound => "ERR_SESSION_NOT_FOUND",
             Self::NotFound => "ERR_NOT_FOUND",
             Self::MethodNotAllowed => "ERR_METHOD_NOT_ALLOWED",
-            Self::RateLimited { .. } => "ERR_RATE_LIMITED",
-            Self::StoreUnavailable(_) => "ERR_STORE_UNAVAILABLE",
+            Self::RateLimited { .. } | Self::CreateRateLimited { .. } => "ERR_RATE_LIMITED",
+            Self::StoreUnavailable { .. } => "ERR_STORE_UNAVAILABLE",
+            Self::UpgradeRequired => "ERR_UPGRADE_REQUIRED",
+            Self::ForbiddenOrigin => "ERR_FORBIDDEN_ORIGIN",
+            Self::TooManyLiveSockets => "ERR_TOO_MANY_LIVE_SOCKETS",
+            Self::ServerBusy { .. } => "ERR_SERVER_BUSY",
             Self::InvalidRequest(_) => "ERR_INVALID_REQUEST",
             Self::Internal => "ERR_INTERNAL",
             Self::Http(status) => return http_code(*status),
@@ -141,7 +193,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => Self::SessionNotFound,
             StoreError::RateLimited { retry_after } => Self::RateLimited { retry_after },
-            StoreError::Unavailable(reason) => Self::StoreUnavailable(reason),
+            StoreError::Unavailable { reason, retry_after } => {
+                Self::StoreUnavailable { reason, retry_after }
+            }
         }
     }
 }
@@ -163,21 +217,31 @@ impl IntoResponse for ApiError {
         let message = self.to_string();
         let envelope = Envelope { error: Body { code: &code, message: &message } };
         let mut response = (self.status(), Json(envelope)).into_response();
-        if let Self::RateLimited { retry_after } = self {
+        if let Some(retry_after) = self.retry_after() {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(retry_after)));
+        }
+        if matches!(self, Self::UpgradeRequired) {
+            let headers = response.headers_mut();
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(HeaderName::from_static("sec-websocket-version"), HeaderValue::from(13));
         }
         response
     }
 }
 
-/// Middleware: rewrites every error response (status 400 and above) that is not JSON into the
-/// error envelope, keeping its status and headers (`Allow` on a 405, `Content-Range` on a 416).
-pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// Rewrites an error response (status 400 and above) that is not JSON into the error envelope,
+/// keeping its status and headers (`Allow` on a 405, `Content-Range` on a 416); any other
+/// response is returned as it is.
+pub fn into_json_error(response: Response) -> Response {
     let status = response.status();
-    if status.as_u16() < 400 || is_json(response.headers().get(header::CONTENT_TYPE)) {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(is_json_media_type);
+    if status.as_u16() < 400 || is_json {
         return response;
     }
     let (mut parts, _body) = response.into_parts();
@@ -191,10 +255,6 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     }
     *rewritten.extensions_mut() = parts.extensions;
     rewritten
-}
-
-fn is_json(content_type: Option<&HeaderValue>) -> bool {
-    content_type.is_some_and(|value| value.as_bytes().starts_with(b"application/json"))
 }
 
 #[cfg(test)]

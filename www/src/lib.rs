@@ -8,9 +8,12 @@
 //!
 //! The pieces:
 //!
-//! - [`app()`] builds the whole router from an [`AppState`] (store, clock, settings);
-//! - [`serve::serve`] runs it with graceful shutdown and the demo's real outages;
-//! - [`store::SessionStore`] is the storage trait, [`store::MemoryStore`] the embedded store;
+//! - [`app()`] builds the whole router from an [`AppState`] (store, clock, settings, live hub,
+//!   metrics), with the [`demo`] endpoints when asked;
+//! - [`serve::serve`] runs it with connection limits and a bounded graceful shutdown;
+//! - [`store::SessionStore`] is the storage trait, with [`store::MemoryStore`] (embedded) and
+//!   [`store::RedisStore`] (shared by several instances) behind [`store::AnyStore`];
+//! - [`live`] pushes session changes over a WebSocket; [`metrics`] counts for `/metrics`;
 //! - [`clock::Clock`] is where time comes from, [`clock::ManualClock`] for tests;
 //! - [`probe`] checks a live server from the command line.
 //!
@@ -18,9 +21,8 @@
 //! use std::sync::Arc;
 //! use keeper_server::{AppConfig, AppState, app};
 //! use keeper_server::clock::SystemClock;
-//! use keeper_server::serve::serve;
+//! use keeper_server::serve::{Limits, serve};
 //! use keeper_server::store::{MemoryStore, MemoryStoreConfig};
-//! use tokio_util::sync::CancellationToken;
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let state = AppState::new(
@@ -29,9 +31,9 @@
 //!     AppConfig::default(),
 //! );
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let outages = state.outages().clone();
-//! serve(listener, app(state), outages, CancellationToken::new()).await
+//! serve(listener, app(state, None), Limits::default(), tokio::signal::ctrl_c().map(drop)).await
 //! # }
+//! # use futures_util::FutureExt;
 //! ```
 
 #![deny(missing_docs)]
@@ -43,10 +45,17 @@ pub mod config;
 pub mod content_type;
 pub mod demo;
 pub mod error;
+pub mod guard;
 pub mod json_body;
+pub mod live;
+pub mod metrics;
 pub mod probe;
+pub mod rate_limit;
 pub mod serve;
+pub mod state;
+pub mod static_files;
 pub mod store;
 
-pub use app::{AppConfig, AppState, app};
+pub use app::app;
 pub use error::ApiError;
+pub use state::{AppConfig, AppState};

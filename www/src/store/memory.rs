@@ -13,9 +13,18 @@
 //! middle of the hash, away from both the low bits hashbrown uses to pick a bucket and the top
 //! seven bits it keeps as a tag, so sharding does not skew either.
 //!
-//! An entry is compact (48 bytes next to its 16-byte key): times as `u64` milliseconds, the
-//! heartbeat count as `u32`, the rate-limit tokens as `f32`, and the client info as an optional
-//! boxed string of at most 1 KiB.
+//! An entry is compact (56 bytes next to its 16-byte key): times as `u64` milliseconds, the
+//! second its index record is filed under, the heartbeat count as `u32`, the rate-limit tokens as
+//! `f32`, and the client info as an optional boxed string of at most 1 KiB. A heartbeat whose body
+//! equals the kept client info (the keeper's `{}` every time) keeps the old box: no allocation.
+//!
+//! # Limits
+//!
+//! The store holds at most `max_sessions` sessions and at most `memory_budget` bytes, counted as
+//! [`SESSION_BYTES`] per session plus the bytes of its client info: a client that sends a
+//! kilobyte with every heartbeat costs what it costs, and cannot push the store past its budget.
+//! A create beyond either limit fails with `Unavailable` (a 503 with `Retry-After`); a heartbeat
+//! is never refused for memory, it keeps a short note of the body instead of the body.
 //!
 //! # Expiry
 //!
@@ -26,7 +35,8 @@
 //! an expiry index, `BTreeMap<second, Vec<id>>`, and it is maintained **lazily**:
 //!
 //! - a create adds the id under the second of its expiry: each session has exactly one index
-//!   record, and that record's second is never later than the session's real expiry;
+//!   record, and that record's second is never later than the session's real expiry; the entry
+//!   remembers that second, so a delete removes its record at once and leaves nothing behind;
 //! - a heartbeat only moves the entry's `expires_at` forward (O(1), no index write);
 //! - a sweep at `now` pops the records of the seconds up to `now`, and for each id removes the
 //!   session if it really expired, drops the record if the session is already gone, or else
@@ -42,12 +52,14 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{ClientInfo, Listing, Session, SessionStore, StoreError};
+use super::{ClientInfo, EventSink, Listing, Session, SessionStore, StoreError};
 use crate::clock::duration_ms;
 
 /// How many shards the store has (a power of two).
@@ -62,6 +74,14 @@ const BUCKET_MS: u64 = 1000;
 /// `last_heartbeat_at` of a session that has had none.
 const NEVER: u64 = u64::MAX;
 
+/// What one session costs in memory before its client info, in bytes, as counted against the
+/// memory budget: measured at 1,000,000 sessions (map, index and allocator included).
+pub const SESSION_BYTES: usize = 160;
+
+/// What a client is told to wait when the store is full: sessions only leave by expiry or
+/// deletion, so there is no point in retrying at once.
+pub const FULL_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// Settings of a [`MemoryStore`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryStoreConfig {
@@ -69,6 +89,9 @@ pub struct MemoryStoreConfig {
     pub ttl: Duration,
     /// The most sessions the store holds; creating more fails with `Unavailable`.
     pub max_sessions: usize,
+    /// The most bytes the sessions may take, counted as [`SESSION_BYTES`] each plus their client
+    /// info; creating more fails with `Unavailable`.
+    pub memory_budget: usize,
     /// How many heartbeats one session may send at once before the rate limit applies.
     pub heartbeat_burst: u32,
     /// How many heartbeats per second one session earns back, on average.
@@ -80,6 +103,7 @@ impl Default for MemoryStoreConfig {
         Self {
             ttl: Duration::from_secs(20 * 60),
             max_sessions: 5_000_000,
+            memory_budget: 1024 * 1024 * 1024,
             heartbeat_burst: 100,
             heartbeat_rate: 10.0,
         }
@@ -91,8 +115,11 @@ impl Default for MemoryStoreConfig {
 pub struct MemoryStore {
     shards: Box<[Padded]>,
     len: AtomicUsize,
+    /// Bytes counted against the budget: [`SESSION_BYTES`] per session plus client info.
+    bytes: AtomicUsize,
     ttl_ms: u64,
     max_sessions: usize,
+    memory_budget: usize,
     burst: f64,
     /// Tokens earned per millisecond.
     rate_per_ms: f64,
@@ -114,6 +141,8 @@ struct Shard {
 struct Entry {
     created_at: u64,
     expires_at: u64,
+    /// The second its index record is filed under.
+    indexed: u64,
     /// [`NEVER`] until the first accepted heartbeat; also the rate bucket's last refill.
     last_heartbeat_at: u64,
     heartbeats: u32,
@@ -125,6 +154,11 @@ struct Entry {
 impl Entry {
     fn is_expired(&self, now: u64) -> bool {
         self.expires_at <= now
+    }
+
+    /// What this session counts against the memory budget.
+    fn bytes(&self) -> usize {
+        SESSION_BYTES + self.client_info.as_ref().map_or(0, |info| info.as_str().len())
     }
 
     fn snapshot(&self, key: u128) -> Session {
@@ -180,8 +214,10 @@ impl MemoryStore {
         Self {
             shards: (0..SHARDS).map(|_| Padded::default()).collect(),
             len: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
             ttl_ms: duration_ms(config.ttl),
             max_sessions: config.max_sessions,
+            memory_budget: config.memory_budget,
             burst: f64::from(config.heartbeat_burst.max(1)),
             rate_per_ms: rate / 1000.0,
         }
@@ -196,22 +232,52 @@ impl MemoryStore {
         self.lock(shard_of(key))
     }
 
-    /// Counts one more session, unless the store is full.
+    /// Counts one more session, unless the store is full (in sessions or in bytes).
     fn reserve(&self) -> Result<(), StoreError> {
         if self.len.fetch_add(1, Ordering::AcqRel) >= self.max_sessions {
             self.len.fetch_sub(1, Ordering::AcqRel);
-            return Err(StoreError::Unavailable(format!(
+            return Err(full(format!(
                 "the store holds its maximum of {} sessions",
                 self.max_sessions
+            )));
+        }
+        if !self.claim(SESSION_BYTES) {
+            self.len.fetch_sub(1, Ordering::AcqRel);
+            return Err(full(format!(
+                "the store holds its memory budget of {} bytes",
+                self.memory_budget
             )));
         }
         Ok(())
     }
 
-    fn forget(&self, count: usize) {
+    /// Counts `bytes` more against the budget, unless that would exceed it.
+    fn claim(&self, bytes: usize) -> bool {
+        if self.bytes.fetch_add(bytes, Ordering::AcqRel).saturating_add(bytes) > self.memory_budget
+        {
+            self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    fn release(&self, bytes: usize) {
+        if bytes > 0 {
+            self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        }
+    }
+
+    /// Uncounts removed sessions: `count` of them, holding `bytes` in all.
+    fn forget(&self, count: usize, bytes: usize) {
         if count > 0 {
             self.len.fetch_sub(count, Ordering::AcqRel);
         }
+        self.release(bytes);
+    }
+
+    /// Bytes counted against the budget (for tests and the benchmarks).
+    pub fn counted_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
     }
 
     /// Looks up a live session, removing it if it has expired.
@@ -225,9 +291,9 @@ impl MemoryStore {
         let mut shard = self.lock_for(key);
         let entry = shard.sessions.get_mut(&key).ok_or(StoreError::NotFound)?;
         if entry.is_expired(now) {
-            shard.sessions.remove(&key);
+            let removed = remove(&mut shard, key);
             drop(shard);
-            self.forget(1);
+            self.forget(1, removed.map_or(0, |entry| entry.bytes()));
             return Err(StoreError::NotFound);
         }
         then(entry)
@@ -239,6 +305,7 @@ impl MemoryStore {
         let entry = Entry {
             created_at: now,
             expires_at,
+            indexed: bucket_of(expires_at),
             last_heartbeat_at: NEVER,
             heartbeats: 0,
             tokens: self.burst as f32,
@@ -257,12 +324,7 @@ impl MemoryStore {
         }
     }
 
-    fn heartbeat_now(
-        &self,
-        id: Uuid,
-        now: u64,
-        client_info: ClientInfo,
-    ) -> Result<u64, StoreError> {
+    fn heartbeat_now(&self, id: Uuid, now: u64, client_info: &str) -> Result<u64, StoreError> {
         self.with_live(id, now, |entry| {
             let last_refill = if entry.last_heartbeat_at == NEVER {
                 entry.created_at
@@ -285,39 +347,59 @@ impl MemoryStore {
             // Never shortened (a wall clock stepping back), which keeps the index record at or
             // before the real expiry, as the lazy index requires.
             entry.expires_at = entry.expires_at.max(now.saturating_add(self.ttl_ms));
-            entry.client_info = Some(client_info);
+            self.keep_client_info(entry, client_info);
             Ok(entry.expires_at)
         })
     }
 
+    /// Keeps `body` (capped) as the entry's client info: the old box when the text is the same,
+    /// a short note of its size when the budget has no room for it.
+    fn keep_client_info(&self, entry: &mut Entry, body: &str) {
+        let capped = ClientInfo::capped(body);
+        if entry.client_info.as_ref().is_some_and(|kept| kept.as_str() == capped) {
+            return;
+        }
+        self.release(entry.client_info.as_ref().map_or(0, |kept| kept.as_str().len()));
+        let kept = if self.claim(capped.len()) {
+            capped.into_owned()
+        } else {
+            // A note is a few dozen bytes: counted even past the budget, which only refuses
+            // new sessions, never a heartbeat.
+            let note = ClientInfo::note(body.len());
+            self.bytes.fetch_add(note.len(), Ordering::AcqRel);
+            note
+        };
+        entry.client_info = Some(ClientInfo::from_stored(kept));
+    }
+
     fn delete_now(&self, id: Uuid, now: u64) -> Result<(), StoreError> {
         let key = id.as_u128();
-        let removed = self.lock_for(key).sessions.remove(&key);
+        let removed = remove(&mut self.lock_for(key), key);
         match removed {
             None => Err(StoreError::NotFound),
             Some(entry) => {
-                self.forget(1);
-                // The index record stays; the sweep drops it when it finds the session gone.
+                self.forget(1, entry.bytes());
                 if entry.is_expired(now) { Err(StoreError::NotFound) } else { Ok(()) }
             }
         }
     }
 
     /// Handles up to [`SWEEP_CHUNK`] due index records of one shard under one lock.
-    /// Returns how many sessions it removed and whether due records remain.
-    fn sweep_chunk(&self, shard_index: usize, now: u64) -> (usize, bool) {
+    /// Returns how many sessions it removed, the bytes they held, and whether due records remain.
+    fn sweep_chunk(&self, shard_index: usize, now: u64) -> (usize, usize, bool) {
         let now_bucket = bucket_of(now);
         let mut guard = self.lock(shard_index);
         let Shard { sessions, index } = &mut *guard;
         let mut removed = 0;
+        let mut bytes = 0;
         let mut budget = SWEEP_CHUNK;
         while let Some(mut first) = index.first_entry() {
             let bucket = *first.key();
             if bucket > now_bucket {
-                return (removed, false);
+                return (removed, bytes, false);
             }
             if budget == 0 {
-                return (removed, true);
+                return (removed, bytes, true);
             }
             if bucket == now_bucket {
                 // The current second: some of it has expired, the rest stays where it is.
@@ -325,6 +407,7 @@ impl MemoryStore {
                 first.get_mut().retain(|key| match sessions.get(key) {
                     None => false,
                     Some(entry) if entry.is_expired(now) => {
+                        bytes += entry.bytes();
                         sessions.remove(key);
                         removed += 1;
                         false
@@ -341,7 +424,7 @@ impl MemoryStore {
                 for key in moved {
                     reindex(sessions, index, key);
                 }
-                return (removed, false);
+                return (removed, bytes, false);
             }
             let records = first.get_mut();
             let batch = records.split_off(records.len().saturating_sub(budget));
@@ -353,6 +436,7 @@ impl MemoryStore {
                 match sessions.get(&key) {
                     None => {}
                     Some(entry) if entry.is_expired(now) => {
+                        bytes += entry.bytes();
                         sessions.remove(&key);
                         removed += 1;
                     }
@@ -362,7 +446,7 @@ impl MemoryStore {
                 }
             }
         }
-        (removed, false)
+        (removed, bytes, false)
     }
 
     /// Gives memory back after a shard lost most of its sessions.
@@ -401,7 +485,7 @@ impl MemoryStore {
         Listing { alive: total, newest }
     }
 
-    /// How many index records the store holds (one per session, plus deleted ones not yet swept).
+    /// How many index records the store holds (one per session).
     #[cfg(test)]
     fn index_records(&self) -> usize {
         (0..SHARDS).map(|i| self.lock(i).index.values().map(Vec::len).sum::<usize>()).sum()
@@ -410,13 +494,28 @@ impl MemoryStore {
 
 /// Files `key` under the second of its entry's current expiry.
 fn reindex(
-    sessions: &HashMap<u128, Entry, BuildHasherDefault<IdHasher>>,
+    sessions: &mut HashMap<u128, Entry, BuildHasherDefault<IdHasher>>,
     index: &mut BTreeMap<u64, Vec<u128>>,
     key: u128,
 ) {
-    if let Some(entry) = sessions.get(&key) {
-        index.entry(bucket_of(entry.expires_at)).or_default().push(key);
+    if let Some(entry) = sessions.get_mut(&key) {
+        entry.indexed = bucket_of(entry.expires_at);
+        index.entry(entry.indexed).or_default().push(key);
     }
+}
+
+/// Removes a session and its index record.
+fn remove(shard: &mut Shard, key: u128) -> Option<Entry> {
+    let entry = shard.sessions.remove(&key)?;
+    if let Some(records) = shard.index.get_mut(&entry.indexed) {
+        if let Some(at) = records.iter().position(|record| *record == key) {
+            records.swap_remove(at);
+        }
+        if records.is_empty() {
+            shard.index.remove(&entry.indexed);
+        }
+    }
+    Some(entry)
 }
 
 impl SessionStore for MemoryStore {
@@ -424,12 +523,7 @@ impl SessionStore for MemoryStore {
         self.create_now(now)
     }
 
-    async fn heartbeat(
-        &self,
-        id: Uuid,
-        now: u64,
-        client_info: ClientInfo,
-    ) -> Result<u64, StoreError> {
+    async fn heartbeat(&self, id: Uuid, now: u64, client_info: &str) -> Result<u64, StoreError> {
         self.heartbeat_now(id, now, client_info)
     }
 
@@ -446,8 +540,8 @@ impl SessionStore for MemoryStore {
         for shard_index in 0..SHARDS {
             let mut swept = 0;
             loop {
-                let (removed, more) = self.sweep_chunk(shard_index, now);
-                self.forget(removed);
+                let (removed, bytes, more) = self.sweep_chunk(shard_index, now);
+                self.forget(removed, bytes);
                 swept += removed;
                 if !more {
                     break;
@@ -470,12 +564,27 @@ impl SessionStore for MemoryStore {
     async fn len(&self) -> Result<usize, StoreError> {
         Ok(self.len.load(Ordering::Acquire))
     }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn needs_sweeping(&self) -> bool {
+        true
+    }
+
+    fn listen(&self, _: Arc<dyn EventSink>, _: CancellationToken) -> Option<JoinHandle<()>> {
+        None
+    }
+}
+
+fn full(reason: String) -> StoreError {
+    StoreError::Unavailable { reason, retry_after: FULL_RETRY_AFTER }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::value::RawValue;
 
     const TTL: Duration = Duration::from_secs(60);
     const T0: u64 = 1_700_000_000_000;
@@ -484,8 +593,8 @@ mod tests {
         MemoryStore::new(MemoryStoreConfig { ttl: TTL, ..MemoryStoreConfig::default() })
     }
 
-    fn info(json: &str) -> ClientInfo {
-        ClientInfo::capped(&RawValue::from_string(json.to_owned()).unwrap())
+    fn kept(json: &str) -> Option<ClientInfo> {
+        Some(ClientInfo::from_stored(json))
     }
 
     #[tokio::test]
@@ -497,20 +606,17 @@ mod tests {
         assert_eq!(created.last_heartbeat_at, None);
         assert_eq!(store.get(created.id, T0 + 10).await.unwrap(), created);
 
-        let expires = store.heartbeat(created.id, T0 + 5_000, info("{\"a\":1}")).await.unwrap();
+        let expires = store.heartbeat(created.id, T0 + 5_000, "{\"a\":1}").await.unwrap();
         assert_eq!(expires, T0 + 65_000);
         let read = store.get(created.id, T0 + 6_000).await.unwrap();
         assert_eq!(read.expires_at, T0 + 65_000, "reading does not extend");
         assert_eq!(read.last_heartbeat_at, Some(T0 + 5_000));
         assert_eq!(read.heartbeats, 1);
-        assert_eq!(read.client_info, Some(info("{\"a\":1}")));
+        assert_eq!(read.client_info, kept("{\"a\":1}"));
 
         store.delete(created.id, T0 + 7_000).await.unwrap();
         assert_eq!(store.get(created.id, T0 + 7_000).await, Err(StoreError::NotFound));
-        assert_eq!(
-            store.heartbeat(created.id, T0 + 7_000, info("{}")).await,
-            Err(StoreError::NotFound)
-        );
+        assert_eq!(store.heartbeat(created.id, T0 + 7_000, "{}").await, Err(StoreError::NotFound));
         assert_eq!(store.delete(created.id, T0 + 7_000).await, Err(StoreError::NotFound));
         assert_eq!(store.len().await.unwrap(), 0);
     }
@@ -521,10 +627,7 @@ mod tests {
         let session = store.create(T0).await.unwrap();
         let expiry = session.expires_at;
         assert!(store.get(session.id, expiry - 1).await.is_ok());
-        assert_eq!(
-            store.heartbeat(session.id, expiry, info("{}")).await,
-            Err(StoreError::NotFound)
-        );
+        assert_eq!(store.heartbeat(session.id, expiry, "{}").await, Err(StoreError::NotFound));
         assert_eq!(store.len().await.unwrap(), 0);
         assert_eq!(
             store.get(session.id, expiry - 1).await,
@@ -541,7 +644,7 @@ mod tests {
         assert_eq!(store.index_records(), 2);
 
         for step in 1..=50 {
-            store.heartbeat(a, T0 + step * 1_000, info("{}")).await.unwrap();
+            store.heartbeat(a, T0 + step * 1_000, "{}").await.unwrap();
         }
         assert_eq!(store.index_records(), 2, "a heartbeat writes no index record");
 
@@ -587,7 +690,7 @@ mod tests {
             }
         }
         for id in &keep {
-            store.heartbeat(*id, T0 + 30_000, info("{}")).await.unwrap();
+            store.heartbeat(*id, T0 + 30_000, "{}").await.unwrap();
         }
         let removed = store.sweep(T0 + 63_000).await.unwrap();
         assert_eq!(removed, n - keep.len());
@@ -597,13 +700,73 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deleted_sessions_leave_a_record_that_the_sweep_drops() {
+    async fn deleted_sessions_leave_no_index_record() {
         let store = store();
+        let ids: Vec<Uuid> = futures_util::future::join_all((0..100).map(|_| store.create(T0)))
+            .await
+            .into_iter()
+            .map(|created| created.unwrap().id)
+            .collect();
+        let heartbeated = ids[0];
+        store.heartbeat(heartbeated, T0 + 30_000, "{}").await.unwrap();
+        store.sweep(T0 + 60_000).await.unwrap(); // re-files the heartbeated one
+        assert_eq!(store.index_records(), 1);
+        store.delete(heartbeated, T0 + 60_000).await.unwrap();
+        assert_eq!(store.index_records(), 0, "the re-filed record went with it");
+
+        let store = self::store();
         let id = store.create(T0).await.unwrap().id;
         store.delete(id, T0).await.unwrap();
-        assert_eq!(store.index_records(), 1);
-        assert_eq!(store.sweep(T0 + 60_000).await.unwrap(), 0, "nothing removed: it was gone");
         assert_eq!(store.index_records(), 0);
+        assert_eq!(store.counted_bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_memory_budget_counts_client_info_and_refuses_creates_not_heartbeats() {
+        let store = MemoryStore::new(MemoryStoreConfig {
+            ttl: TTL,
+            memory_budget: 3 * SESSION_BYTES + 500,
+            ..MemoryStoreConfig::default()
+        });
+        let a = store.create(T0).await.unwrap().id;
+        let b = store.create(T0).await.unwrap().id;
+        assert_eq!(store.counted_bytes(), 2 * SESSION_BYTES);
+        let body = format!(r#"{{"p":"{}"}}"#, "x".repeat(500));
+        store.heartbeat(a, T0, &body).await.unwrap();
+        assert_eq!(store.counted_bytes(), 2 * SESSION_BYTES + body.len());
+        // No room for a third session now, though the session count is far from its maximum.
+        let refused = store.create(T0).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Unavailable { retry_after, .. }) if *retry_after == FULL_RETRY_AFTER),
+            "{refused:?}"
+        );
+        // A heartbeat whose body does not fit keeps a note, and is accepted.
+        store.heartbeat(b, T0, &body).await.unwrap();
+        let note = ClientInfo::note(body.len());
+        assert_eq!(store.get(b, T0).await.unwrap().client_info, kept(&note));
+        // Smaller client info gives bytes back; a delete gives back the rest.
+        store.heartbeat(a, T0 + 1, "{}").await.unwrap();
+        assert!(store.create(T0).await.is_ok());
+        for id in [a, b] {
+            store.delete(id, T0).await.unwrap();
+        }
+        assert_eq!(store.counted_bytes(), SESSION_BYTES);
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_client_info_keeps_its_allocation() {
+        let store = store();
+        let id = store.create(T0).await.unwrap().id;
+        store.heartbeat(id, T0, "{}").await.unwrap();
+        let address = |store: &MemoryStore| {
+            let shard = store.lock_for(id.as_u128());
+            shard.sessions[&id.as_u128()].client_info.as_ref().unwrap().as_str().as_ptr()
+        };
+        let first = address(&store);
+        store.heartbeat(id, T0 + 1, "{}").await.unwrap();
+        assert_eq!(address(&store), first, "the same box");
+        store.heartbeat(id, T0 + 2, r#"{"a":1}"#).await.unwrap();
+        assert_ne!(address(&store), first);
     }
 
     #[tokio::test]
@@ -616,26 +779,26 @@ mod tests {
         });
         let id = store.create(T0).await.unwrap().id;
         for _ in 0..5 {
-            store.heartbeat(id, T0, info("{}")).await.unwrap();
+            store.heartbeat(id, T0, "{}").await.unwrap();
         }
-        let refused = store.heartbeat(id, T0, info("{\"refused\":true}")).await;
+        let refused = store.heartbeat(id, T0, "{\"refused\":true}").await;
         assert_eq!(
             refused,
             Err(StoreError::RateLimited { retry_after: Duration::from_millis(100) })
         );
         let session = store.get(id, T0).await.unwrap();
         assert_eq!(session.heartbeats, 5, "a refused heartbeat is not counted");
-        assert_eq!(session.client_info, Some(info("{}")), "nor kept");
+        assert_eq!(session.client_info, kept("{}"), "nor kept");
 
         // 10 per second: one token back after 100 ms, not before.
-        assert!(store.heartbeat(id, T0 + 99, info("{}")).await.is_err());
-        assert!(store.heartbeat(id, T0 + 100, info("{}")).await.is_ok());
-        assert!(store.heartbeat(id, T0 + 100, info("{}")).await.is_err());
+        assert!(store.heartbeat(id, T0 + 99, "{}").await.is_err());
+        assert!(store.heartbeat(id, T0 + 100, "{}").await.is_ok());
+        assert!(store.heartbeat(id, T0 + 100, "{}").await.is_err());
         // A long pause refills up to the burst, no more.
         for _ in 0..5 {
-            store.heartbeat(id, T0 + 60_000, info("{}")).await.unwrap();
+            store.heartbeat(id, T0 + 60_000, "{}").await.unwrap();
         }
-        assert!(store.heartbeat(id, T0 + 60_000, info("{}")).await.is_err());
+        assert!(store.heartbeat(id, T0 + 60_000, "{}").await.is_err());
     }
 
     #[tokio::test]
@@ -644,7 +807,7 @@ mod tests {
             MemoryStore::new(MemoryStoreConfig { max_sessions: 2, ..MemoryStoreConfig::default() });
         let first = store.create(T0).await.unwrap().id;
         store.create(T0).await.unwrap();
-        assert!(matches!(store.create(T0).await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(store.create(T0).await, Err(StoreError::Unavailable { .. })));
         assert_eq!(store.len().await.unwrap(), 2);
         store.delete(first, T0).await.unwrap();
         assert!(store.create(T0).await.is_ok());

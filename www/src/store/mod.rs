@@ -15,7 +15,9 @@
 //!   so expiry is tested without sleeping.
 
 pub mod memory;
+pub mod redis;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +29,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 
 pub use memory::{MemoryStore, MemoryStoreConfig};
+pub use redis::{RedisStore, RedisStoreConfig};
 
 /// The most client info a session keeps, in bytes of JSON text.
 pub const CLIENT_INFO_LIMIT: usize = 1024;
@@ -45,9 +49,15 @@ pub enum StoreError {
         /// How long until the next heartbeat will be accepted.
         retry_after: Duration,
     },
-    /// The store cannot serve requests (full, or its backend is down).
-    #[error("{0}")]
-    Unavailable(String),
+    /// The store cannot serve requests (full, or its backend is down); worth trying again after
+    /// `retry_after`.
+    #[error("{reason}")]
+    Unavailable {
+        /// What is wrong, for the client and the log.
+        reason: String,
+        /// When trying again makes sense.
+        retry_after: Duration,
+    },
 }
 
 /// A snapshot of one live session. Times are milliseconds since the Unix epoch.
@@ -70,42 +80,69 @@ pub struct Session {
 /// The body of a session's last heartbeat, as JSON text of at most [`CLIENT_INFO_LIMIT`] bytes.
 ///
 /// A larger body is replaced by `{"truncated":true,"bytes":N}`, so a client cannot make the
-/// server keep more than a kilobyte per session however large its heartbeats are.
-#[derive(Debug, Clone)]
-pub struct ClientInfo(Box<RawValue>);
+/// server keep more than a kilobyte per session however large its heartbeats are. It is kept as
+/// plain text (already validated as a JSON object by the extractor) so that keeping it costs one
+/// copy at most, and none when it did not change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo(Box<str>);
 
 impl ClientInfo {
-    /// Keeps `body` if it fits in [`CLIENT_INFO_LIMIT`] bytes, else a note of its size.
-    pub fn capped(body: &RawValue) -> Self {
-        let text = body.get();
-        if text.len() <= CLIENT_INFO_LIMIT {
-            return Self(body.to_owned());
+    /// The text to keep for a heartbeat body: the body itself if it fits in
+    /// [`CLIENT_INFO_LIMIT`] bytes, else a note of its size.
+    pub fn capped(body: &str) -> Cow<'_, str> {
+        if body.len() <= CLIENT_INFO_LIMIT {
+            Cow::Borrowed(body)
+        } else {
+            Cow::Owned(Self::note(body.len()))
         }
-        let note = format!(r#"{{"truncated":true,"bytes":{}}}"#, text.len());
-        // The note is valid JSON by construction; `null` is the (unreachable) fallback.
-        Self(RawValue::from_string(note).unwrap_or_else(|_| RawValue::NULL.to_owned()))
     }
 
-    /// The stored JSON text.
-    pub fn as_raw(&self) -> &RawValue {
-        &self.0
-    }
-
-    /// Unwraps the stored JSON text.
-    pub fn into_raw(self) -> Box<RawValue> {
-        self.0
+    /// The note kept instead of a body of `bytes` bytes that was not kept whole.
+    pub fn note(bytes: usize) -> String {
+        format!(r#"{{"truncated":true,"bytes":{bytes}}}"#)
     }
 
     /// Wraps JSON text that is already within the limit (as a store reads it back).
-    pub fn from_stored(raw: Box<RawValue>) -> Self {
-        Self(raw)
+    pub fn from_stored(text: impl Into<Box<str>>) -> Self {
+        Self(text.into())
+    }
+
+    /// The stored JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The stored JSON text as a raw JSON value, for an answer (`null` if a backend returned
+    /// something that is not JSON).
+    pub fn into_raw(self) -> Box<RawValue> {
+        RawValue::from_string(self.0.into()).unwrap_or_else(|_| RawValue::NULL.to_owned())
     }
 }
 
-impl PartialEq for ClientInfo {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.get() == other.0.get()
-    }
+/// A change to a session that the live channel pushes to the sockets watching it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// A heartbeat moved the session's expiry to `expires_at`.
+    Extended {
+        /// The session.
+        id: Uuid,
+        /// Its new expiry, milliseconds since the Unix epoch.
+        expires_at: u64,
+    },
+    /// The session was deleted.
+    Deleted {
+        /// The session.
+        id: Uuid,
+    },
+}
+
+/// Where a store delivers the changes made by other instances (see [`SessionStore::listen`]).
+pub trait EventSink: Send + Sync + 'static {
+    /// A change happened.
+    fn deliver(&self, event: SessionEvent);
+    /// Changes may have been missed (the feed was down): whoever watches a session should read
+    /// it again.
+    fn resync(&self);
 }
 
 /// A place sessions live. All times are milliseconds since the Unix epoch, read by the caller
@@ -123,11 +160,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// If the session is alive at `now`: checks its rate limit, moves its expiry to `now` + TTL,
     /// counts the heartbeat, keeps `client_info`, and returns the new expiry. All of it happens
     /// atomically; an expired session is [`StoreError::NotFound`] and is not revived.
+    ///
+    /// `client_info` is the heartbeat's body, a JSON object's text; the store keeps
+    /// [`ClientInfo::capped`] of it.
     fn heartbeat(
         &self,
         id: Uuid,
         now: u64,
-        client_info: ClientInfo,
+        client_info: &str,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The session, if alive at `now`. Reading does not extend it.
@@ -151,6 +191,17 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// How many sessions are stored (expired ones not yet removed included).
     fn len(&self) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Whether the store can serve requests now (a readiness check).
+    fn health(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Whether expired sessions must be swept by [`spawn_sweeper`] (a backend that expires keys
+    /// by itself needs no sweeper).
+    fn needs_sweeping(&self) -> bool;
+
+    /// Starts delivering to `sink` the changes that other instances sharing this store make, until
+    /// `stop` is cancelled; `None` for a store that only this process uses.
+    fn listen(&self, sink: Arc<dyn EventSink>, stop: CancellationToken) -> Option<JoinHandle<()>>;
 }
 
 /// What [`SessionStore::list`] answers.
@@ -163,10 +214,12 @@ pub struct Listing {
 }
 
 /// Spawns the background sweeper: every `every`, removes the expired sessions from `store`,
-/// until `stop` is cancelled. A sweep that has started is always finished.
+/// until `stop` is cancelled. A sweep that has started is always finished. Each removal is
+/// counted in `metrics`.
 pub fn spawn_sweeper<S: SessionStore>(
     store: Arc<S>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
     every: Duration,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
@@ -185,6 +238,7 @@ pub fn spawn_sweeper<S: SessionStore>(
                 // At info level, with its wall time (runtime yields included), so an operator
                 // and the benchmarks can see what a large expiry costs.
                 Ok(removed) => {
+                    metrics.expired(removed);
                     let ms = started.elapsed().as_secs_f64() * 1000.0;
                     tracing::info!(removed, ms, "swept {removed} sessions in {ms:.1} ms");
                 }
@@ -194,25 +248,90 @@ pub fn spawn_sweeper<S: SessionStore>(
     })
 }
 
+/// The store chosen at start (`--store`): either implementation behind one type, so the
+/// application is built once for both.
+#[derive(Debug)]
+pub enum AnyStore {
+    /// The embedded in-memory store.
+    Memory(MemoryStore),
+    /// The Redis store.
+    Redis(RedisStore),
+}
+
+/// Calls the same method on whichever store `$store` holds.
+macro_rules! either {
+    ($store:expr, $inner:ident => $call:expr) => {
+        match $store {
+            AnyStore::Memory($inner) => $call,
+            AnyStore::Redis($inner) => $call,
+        }
+    };
+}
+
+impl SessionStore for AnyStore {
+    async fn create(&self, now: u64) -> Result<Session, StoreError> {
+        either!(self, store => store.create(now).await)
+    }
+
+    async fn heartbeat(&self, id: Uuid, now: u64, client_info: &str) -> Result<u64, StoreError> {
+        either!(self, store => store.heartbeat(id, now, client_info).await)
+    }
+
+    async fn get(&self, id: Uuid, now: u64) -> Result<Session, StoreError> {
+        either!(self, store => store.get(id, now).await)
+    }
+
+    async fn delete(&self, id: Uuid, now: u64) -> Result<(), StoreError> {
+        either!(self, store => store.delete(id, now).await)
+    }
+
+    async fn sweep(&self, now: u64) -> Result<usize, StoreError> {
+        either!(self, store => store.sweep(now).await)
+    }
+
+    async fn list(&self, limit: usize, now: u64) -> Result<Listing, StoreError> {
+        either!(self, store => store.list(limit, now).await)
+    }
+
+    async fn len(&self) -> Result<usize, StoreError> {
+        either!(self, store => store.len().await)
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        either!(self, store => store.health().await)
+    }
+
+    fn needs_sweeping(&self) -> bool {
+        either!(self, store => store.needs_sweeping())
+    }
+
+    fn listen(&self, sink: Arc<dyn EventSink>, stop: CancellationToken) -> Option<JoinHandle<()>> {
+        either!(self, store => store.listen(sink, stop))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn client_info_keeps_small_bodies_and_notes_large_ones() {
-        let small = RawValue::from_string(r#"{"visible":true}"#.to_owned()).unwrap();
-        assert_eq!(ClientInfo::capped(&small).as_raw().get(), r#"{"visible":true}"#);
+        assert_eq!(ClientInfo::capped(r#"{"visible":true}"#), r#"{"visible":true}"#);
 
         let exactly = format!(r#"{{"a":"{}"}}"#, "x".repeat(CLIENT_INFO_LIMIT - 8));
         assert_eq!(exactly.len(), CLIENT_INFO_LIMIT);
-        let exactly = RawValue::from_string(exactly.clone()).unwrap();
-        assert_eq!(ClientInfo::capped(&exactly).as_raw().get(), exactly.get());
+        assert!(matches!(ClientInfo::capped(&exactly), Cow::Borrowed(kept) if kept == exactly));
 
         let large = format!(r#"{{"a":"{}"}}"#, "x".repeat(CLIENT_INFO_LIMIT));
-        let large = RawValue::from_string(large).unwrap();
         assert_eq!(
-            ClientInfo::capped(&large).as_raw().get(),
+            ClientInfo::capped(&large),
             format!(r#"{{"truncated":true,"bytes":{}}}"#, CLIENT_INFO_LIMIT + 8)
         );
+    }
+
+    #[test]
+    fn client_info_that_is_not_json_reads_as_null() {
+        assert_eq!(ClientInfo::from_stored("{}").into_raw().get(), "{}");
+        assert_eq!(ClientInfo::from_stored("{").into_raw().get(), "null");
     }
 }

@@ -39,6 +39,7 @@ async fn the_hub_view_lists_the_newest_sessions() {
     assert_eq!(listed[0]["session_id"], ids[104].as_str());
     assert_eq!(listed[99]["session_id"], ids[5].as_str());
     assert_eq!(listed[0]["state"], "active");
+    assert!(listed.iter().all(|session| session["client_info"].is_null()), "no client info");
     // Sessions past their TTL but not yet swept are not counted.
     server.clock.advance(std::time::Duration::from_secs(24 * 3600));
     let after = server.get("/api/v1/demo/sessions").await.json();
@@ -114,7 +115,7 @@ async fn the_request_log_keeps_the_last_thousand() {
 #[tokio::test]
 async fn the_outage_endpoint_checks_its_body() {
     let server = TestServer::with(Options::demo()).await;
-    for body in [r#"{}"#, r#"{"ms":0}"#, r#"{"ms":300001}"#, r#"{"ms":"5"}"#, r#"{"ms":-1}"#] {
+    for body in [r#"{}"#, r#"{"ms":0}"#, r#"{"ms":60001}"#, r#"{"ms":"5"}"#, r#"{"ms":-1}"#] {
         server
             .post_json("/api/v1/demo/outage", body)
             .await
@@ -125,4 +126,77 @@ async fn the_outage_endpoint_checks_its_body() {
         .await
         .assert_error(415, "ERR_INVALID_CONTENT_TYPE");
     assert_eq!(server.get("/healthz").await.status, 200, "no outage was triggered");
+}
+
+#[tokio::test]
+async fn the_hub_view_never_shows_client_info() {
+    let server = TestServer::with(Options::demo()).await;
+    let id = server.create().await;
+    server.post_json(&heartbeat_path(&id), r#"{"secret":"token"}"#).await;
+    let view = server.get("/api/v1/demo/sessions").await;
+    assert!(!view.text().contains("secret"), "{}", view.text());
+    assert_eq!(view.json()["sessions"][0]["heartbeats"], 1);
+}
+
+#[tokio::test]
+async fn the_request_log_keeps_what_it_records_short() {
+    let server = TestServer::with(Options::demo()).await;
+    let long_path = format!("/api/v1/{}", "p".repeat(10_000));
+    let long_type = format!("application/json; x={}", "t".repeat(10_000));
+    server.send(Method::POST, &long_path, Some(&long_type), "{}").await;
+    let log = server.get("/api/v1/demo/requests").await;
+    let log_json = log.json();
+    let entry = &requests(&log_json)[0];
+    assert_eq!(entry["path"].as_str().unwrap().len(), 256);
+    assert_eq!(entry["content_type"].as_str().unwrap().len(), 128);
+    assert!(log.body.len() < 2_000, "{} bytes", log.body.len());
+}
+
+#[tokio::test]
+async fn the_fixtures_answer_as_a_session_middleware_and_a_captive_portal_would() {
+    let server = TestServer::with(Options::demo()).await;
+    let no_redirects = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = no_redirects
+        .post(server.url("/api/v1/demo/redirect-to-login"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 302);
+    assert_eq!(redirect.headers()["location"], "/login.html");
+
+    // A client that follows it, as fetch does, ends on the sign-in page.
+    let followed = server
+        .send_http(Method::POST, "/api/v1/demo/redirect-to-login", Some("application/json"), "{}")
+        .await;
+    assert_eq!(followed.status, 200);
+    assert!(followed.header("content-type").unwrap().starts_with("text/html"));
+    assert!(followed.text().contains("Sign in"));
+
+    let portal = server.post_json("/api/v1/demo/html-200", "{}").await;
+    assert_eq!(portal.status, 200);
+    assert_eq!(portal.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(portal.text().starts_with("<!doctype html>"));
+
+    let log = server.get("/api/v1/demo/requests").await.json();
+    let paths: Vec<(&str, u64)> = requests(&log)
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap(), r["status"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("/api/v1/demo/html-200", 200),
+            ("/api/v1/demo/redirect-to-login", 302),
+            ("/api/v1/demo/redirect-to-login", 302),
+        ]
+    );
+    // Not in production.
+    let plain = TestServer::start().await;
+    plain.post_json("/api/v1/demo/html-200", "{}").await.assert_error(404, "ERR_NOT_FOUND");
 }

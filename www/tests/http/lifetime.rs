@@ -1,21 +1,13 @@
-//! Lifetime: create, sliding heartbeats, reads that do not extend, expiry, delete, rate limit.
+//! Lifetime in the in-memory store under a manual clock: sliding heartbeats and expiry to the
+//! millisecond, the default rate limit, a full store (what both stores do is in the conformance
+//! suite).
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use keeper_server::store::MemoryStoreConfig;
 use serde_json::Value;
 
-use crate::common::{Options, TTL, TestServer, heartbeat_path, session_path};
-
-/// Milliseconds since the epoch of an RFC 3339 time in a JSON answer.
-fn ms(value: &Value) -> u64 {
-    let text = value.as_str().unwrap_or_else(|| panic!("not a time: {value}"));
-    assert!(text.ends_with('Z') && text.len() == 24, "RFC 3339 UTC with millis: {text}");
-    let time = humantime::parse_rfc3339(text).unwrap();
-    time.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
-const TTL_MS: u64 = TTL.as_millis() as u64;
+use crate::common::{Options, TTL, TTL_MS, TestServer, heartbeat_path, ms, session_path};
 
 #[tokio::test]
 async fn create_heartbeat_read_and_expire() {
@@ -65,50 +57,6 @@ async fn create_heartbeat_read_and_expire() {
 }
 
 #[tokio::test]
-async fn delete_is_final() {
-    let server = TestServer::start().await;
-    let id = server.create().await;
-    let reply = server.delete(&session_path(&id)).await;
-    assert_eq!(reply.status, 204);
-    assert!(reply.body.is_empty());
-    server.post_json(&heartbeat_path(&id), "{}").await.assert_error(404, "ERR_SESSION_NOT_FOUND");
-    server.get(&session_path(&id)).await.assert_error(404, "ERR_SESSION_NOT_FOUND");
-    server.delete(&session_path(&id)).await.assert_error(404, "ERR_SESSION_NOT_FOUND");
-    assert_eq!(server.len().await, 0);
-}
-
-#[tokio::test]
-async fn heartbeats_far_too_fast_get_429_with_retry_after() {
-    let server = TestServer::with(Options {
-        store: MemoryStoreConfig {
-            ttl: TTL,
-            heartbeat_burst: 3,
-            heartbeat_rate: 0.25,
-            ..MemoryStoreConfig::default()
-        },
-        ..Options::default()
-    })
-    .await;
-    let id = server.create().await;
-    for _ in 0..3 {
-        assert_eq!(server.post_json(&heartbeat_path(&id), "{}").await.status, 200);
-    }
-    let refused = server.post_json(&heartbeat_path(&id), "{}").await;
-    refused.assert_error(429, "ERR_RATE_LIMITED");
-    assert_eq!(refused.header("retry-after"), Some("4"), "1 token at 0.25/s");
-
-    server.clock.advance(Duration::from_millis(3_500));
-    let refused = server.post_json(&heartbeat_path(&id), "{}").await;
-    refused.assert_error(429, "ERR_RATE_LIMITED");
-    assert_eq!(refused.header("retry-after"), Some("1"), "0.5 s rounds up to 1");
-
-    server.clock.advance(Duration::from_millis(500));
-    assert_eq!(server.post_json(&heartbeat_path(&id), "{}").await.status, 200);
-    let session = server.get(&session_path(&id)).await.json();
-    assert_eq!(session["heartbeats"], 4, "refused heartbeats are not counted");
-}
-
-#[tokio::test]
 async fn the_default_limit_lets_a_real_client_through() {
     // A keeper beats every few minutes, plus on activity at most once a minute: never near 10/s.
     let server = TestServer::start().await;
@@ -128,7 +76,9 @@ async fn a_full_store_answers_503_until_a_session_goes() {
     .await;
     let first = server.create().await;
     server.create().await;
-    server.post_json("/api/v1/session", "{}").await.assert_error(503, "ERR_STORE_UNAVAILABLE");
+    let full = server.post_json("/api/v1/session", "{}").await;
+    full.assert_error(503, "ERR_STORE_UNAVAILABLE");
+    assert_eq!(full.header("retry-after"), Some("30"), "sessions only leave by expiry or delete");
     assert_eq!(server.delete(&session_path(&first)).await.status, 204);
     assert_eq!(server.post_json("/api/v1/session", "{}").await.status, 201);
 }

@@ -4,12 +4,14 @@
 mod bodies;
 mod common;
 mod concurrency;
+mod conformance;
 mod content_type;
 mod cors;
 mod demo;
 mod fuzz;
 mod ids;
 mod lifetime;
+mod limits;
 mod probe;
 mod serve;
 mod static_files;

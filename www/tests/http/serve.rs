@@ -8,7 +8,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::common::{Options, TestServer, client, heartbeat_path, session_path};
+use crate::common::{
+    Options, Reply, TestServer, client, heartbeat_path, session_path, test_redis_url,
+};
 
 async fn refused(addr: std::net::SocketAddr) -> bool {
     matches!(
@@ -93,7 +95,7 @@ async fn an_outage_refuses_connections_then_serves_the_same_sessions_again() {
 #[tokio::test]
 async fn a_shutdown_during_an_outage_ends_serving_at_once() {
     let mut server = TestServer::with(Options::demo()).await;
-    let reply = server.post_json("/api/v1/demo/outage", r#"{"ms":300000}"#).await;
+    let reply = server.post_json("/api/v1/demo/outage", r#"{"ms":60000}"#).await;
     assert_eq!(reply.status, 202);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(refused(server.addr).await);
@@ -174,4 +176,77 @@ async fn the_binary_serves_passes_the_probe_and_stops_on_sigterm() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("error: cannot reach the server at"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Sends SIGTERM to the binary and waits for it to exit, at most `within`; returns how long it
+/// took.
+async fn terminate(child: &mut Running, within: Duration) -> Duration {
+    let started = Instant::now();
+    let killed = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "SIGTERM did not stop the server within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Creates a session on the server at `url` and returns its id.
+async fn create_on(http: &reqwest::Client, url: &str) -> String {
+    let created = http
+        .post(format!("{url}/api/v1/session"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    Reply::from(created).await.json()["session_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn sigterm_with_a_stalled_client_exits_within_the_shutdown_deadline() {
+    let (mut child, url, _) = spawn_binary(&["--shutdown-deadline", "1s"]);
+    let http = client();
+    let id = create_on(&http, &url).await;
+    let addr = url.trim_start_matches("http://");
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{{",
+        heartbeat_path(&id)
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    assert!(http.get(format!("{url}/healthz")).send().await.unwrap().status().is_success());
+
+    let took = terminate(&mut child, Duration::from_secs(5)).await;
+    assert!(took < Duration::from_secs(3), "took {took:?} with a stalled body in flight");
+}
+
+#[test]
+fn demo_mode_refuses_a_public_address_unless_asked_loudly() {
+    let output = Command::new(env!("CARGO_BIN_EXE_keeper-server"))
+        .args(["--demo", "--addr", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--demo-on-public-address"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sessions_in_redis_survive_a_restart_of_the_server() {
+    let prefix = format!("keeper-test:{}:", uuid::Uuid::new_v4());
+    let redis = test_redis_url();
+    let args = ["--store", redis.as_str(), "--redis-prefix", prefix.as_str()];
+    let (mut first, url, lines) = spawn_binary(&args);
+    assert!(lines.iter().any(|line| line.starts_with("store: redis at")), "{lines:?}");
+    let http = client();
+    let id = create_on(&http, &url).await;
+    terminate(&mut first, Duration::from_secs(5)).await;
+
+    let (_second, url, _) = spawn_binary(&args);
+    let read = client().get(format!("{url}{}", session_path(&id))).send().await.unwrap();
+    assert_eq!(read.status(), 200, "the session outlived the process that made it");
 }

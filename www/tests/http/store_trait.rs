@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keeper_server::clock::ManualClock;
-use keeper_server::serve::serve;
-use keeper_server::store::{ClientInfo, Listing, Session, SessionStore, StoreError};
+use keeper_server::serve::{Limits, serve};
+use keeper_server::store::{EventSink, Listing, Session, SessionStore, StoreError};
 use keeper_server::{AppConfig, AppState, app};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -18,10 +19,13 @@ struct Troubled;
 
 impl SessionStore for Troubled {
     async fn create(&self, _now: u64) -> Result<Session, StoreError> {
-        Err(StoreError::Unavailable("backend connection refused".to_owned()))
+        Err(StoreError::Unavailable {
+            reason: "backend connection refused".to_owned(),
+            retry_after: Duration::from_millis(1500),
+        })
     }
 
-    async fn heartbeat(&self, _: Uuid, _: u64, _: ClientInfo) -> Result<u64, StoreError> {
+    async fn heartbeat(&self, _: Uuid, _: u64, _: &str) -> Result<u64, StoreError> {
         Err(StoreError::RateLimited { retry_after: Duration::from_millis(2500) })
     }
 
@@ -44,6 +48,18 @@ impl SessionStore for Troubled {
     async fn len(&self) -> Result<usize, StoreError> {
         Ok(0)
     }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable { reason: "down".to_owned(), retry_after: Duration::ZERO })
+    }
+
+    fn needs_sweeping(&self) -> bool {
+        false
+    }
+
+    fn listen(&self, _: Arc<dyn EventSink>, _: CancellationToken) -> Option<JoinHandle<()>> {
+        None
+    }
 }
 
 #[tokio::test]
@@ -52,7 +68,12 @@ async fn store_failures_become_json_errors_and_a_panic_is_a_json_500() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
-    tokio::spawn(serve(listener, app(state.clone()), state.outages().clone(), shutdown.clone()));
+    tokio::spawn(serve(
+        listener,
+        app(state, None),
+        Limits::default(),
+        shutdown.clone().cancelled_owned(),
+    ));
     let http = client();
     let id = Uuid::new_v4();
 
@@ -63,10 +84,14 @@ async fn store_failures_become_json_errors_and_a_panic_is_a_json_500() {
         request.header("content-type", "application/json").body("{}")
     };
 
-    let message = send(json(http.post(format!("{base}/api/v1/session"))))
-        .await
-        .assert_error(503, "ERR_STORE_UNAVAILABLE");
+    let unavailable = send(json(http.post(format!("{base}/api/v1/session")))).await;
+    let message = unavailable.assert_error(503, "ERR_STORE_UNAVAILABLE");
     assert!(message.contains("backend connection refused"), "{message}");
+    assert_eq!(unavailable.header("retry-after"), Some("2"), "1.5 s rounds up");
+
+    let health = send(http.get(format!("{base}/healthz"))).await;
+    health.assert_error(503, "ERR_STORE_UNAVAILABLE");
+    assert_eq!(health.header("retry-after"), Some("1"), "never less than a second");
 
     let limited = send(json(http.post(format!("{base}/api/v1/session/{id}/heartbeat")))).await;
     limited.assert_error(429, "ERR_RATE_LIMITED");

@@ -4,7 +4,7 @@
 
 use alloc::string::String;
 
-use keeper_core::text::push_u64;
+use keeper_core::text::{HEX_DIGITS, push_u64};
 
 /// A JSON object being written: `{"key":value,...}`.
 pub(crate) struct JsonObject(String);
@@ -55,22 +55,27 @@ impl JsonObject {
     }
 }
 
-/// Appends `text` as a JSON string, escaped.
+/// Appends `text` as a JSON string, escaped. Byte by byte: only ASCII bytes are escaped, so
+/// the runs between them are whole UTF-8 sequences.
 pub(crate) fn push_string(out: &mut String, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                out.push_str("\\u00");
-                out.push(char::from(HEX[(c as usize) >> 4]));
-                out.push(char::from(HEX[(c as usize) & 15]));
-            }
-            c => out.push(c),
+    let mut start = 0;
+    for (at, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0..=0x1f => "\\u00",
+            _ => continue,
+        };
+        out.push_str(text.get(start..at).unwrap_or(""));
+        out.push_str(escape);
+        if byte < 0x20 {
+            out.push_str(HEX_DIGITS[usize::from(byte >> 4)]);
+            out.push_str(HEX_DIGITS[usize::from(byte & 15)]);
         }
+        start = at + 1;
     }
+    out.push_str(text.get(start..).unwrap_or(""));
     out.push('"');
 }
 
@@ -88,7 +93,7 @@ mod tests {
             .finish();
         assert_eq!(
             text,
-            r#"{"a":"q\"\\\u000a\u0001é","n":18446744073709551615,"ok":false,"o":{}}"#
+            r#"{"a":"q\"\\\u000A\u0001é","n":18446744073709551615,"ok":false,"o":{}}"#
         );
         assert_eq!(JsonObject::new().finish(), "{}");
     }

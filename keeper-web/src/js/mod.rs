@@ -141,7 +141,7 @@ pub struct SessionKeeper {
 impl SessionKeeper {
     /// Checks the options and builds a keeper in the `ready` state; throws an `Error` naming a
     /// bad option, or saying that there is no browser page (server-side rendering).
-    #[wasm_bindgen(constructor)]
+    #[wasm_bindgen(skip_jsdoc, constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "SessionKeeperOptions")] options: JsValue,
     ) -> Result<SessionKeeper, JsError> {
@@ -181,7 +181,7 @@ impl SessionKeeper {
     /// Sends a heartbeat now (or joins the one in flight, or asks the leader tab) and resolves
     /// with its result; waits for a retry the server set with `Retry-After`; rejects when the
     /// keeper is not running or stops before the answer.
-    #[wasm_bindgen(unchecked_return_type = "Promise<BeatResult>")]
+    #[wasm_bindgen(skip_jsdoc, unchecked_return_type = "Promise<BeatResult>")]
     pub fn beat(&self) -> Promise {
         let mut settle: Option<(Function, Function)> = None;
         let promise = Promise::new(&mut |resolve, reject| settle = Some((resolve, reject)));
@@ -209,44 +209,44 @@ impl SessionKeeper {
     }
 
     /// `"ready"`, `"running"`, `"failing"`, `"expired"` or `"stopped"`.
-    #[wasm_bindgen(getter, unchecked_return_type = "KeeperState")]
+    #[wasm_bindgen(skip_jsdoc, getter, unchecked_return_type = "KeeperState")]
     pub fn state(&self) -> String {
         self.shell.state().as_str().into()
     }
 
     /// `"active"`, `"prompted"` or `"idle"` (always `"active"` without an idle policy).
-    #[wasm_bindgen(getter, unchecked_return_type = "Presence")]
+    #[wasm_bindgen(skip_jsdoc, getter, unchecked_return_type = "Presence")]
     pub fn presence(&self) -> String {
         self.shell.presence().as_str().into()
     }
 
     /// True while this tab sends the heartbeats for all tabs of the session (or works alone).
-    #[wasm_bindgen(getter, js_name = isLeader)]
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = isLeader)]
     pub fn is_leader(&self) -> bool {
         self.shell.is_leader()
     }
 
     /// When the session expires as of the last success, epoch ms; `undefined` before one.
-    #[wasm_bindgen(getter, js_name = expiresAt)]
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = expiresAt)]
     pub fn expires_at(&self) -> Option<f64> {
         self.shell.read(|m| m.expires_at()).flatten().map(|ms| ms as f64)
     }
 
     /// When the last successful heartbeat was answered, epoch ms; `undefined` before one.
-    #[wasm_bindgen(getter, js_name = lastHeartbeatAt)]
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = lastHeartbeatAt)]
     pub fn last_heartbeat_at(&self) -> Option<f64> {
         self.shell.read(|m| m.last_heartbeat_at()).flatten().map(|ms| ms as f64)
     }
 
     /// When the user becomes idle unless active first, epoch ms; `undefined` without an idle
     /// policy.
-    #[wasm_bindgen(getter, js_name = idleAt)]
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = idleAt)]
     pub fn idle_at(&self) -> Option<f64> {
         self.shell.read(|m| m.idle_at()).flatten().map(|ms| ms as f64)
     }
 
     /// Failures since the last success.
-    #[wasm_bindgen(getter, js_name = consecutiveFailures)]
+    #[wasm_bindgen(skip_jsdoc, getter, js_name = consecutiveFailures)]
     pub fn consecutive_failures(&self) -> u32 {
         self.shell.read(|m| m.consecutive_failures()).unwrap_or(0)
     }

@@ -18,8 +18,8 @@ use crate::browser::{BeatOutcome, Shell};
 /// Keeps one server session alive from the browser. Dropping it stops everything it started.
 ///
 /// ```no_run
-/// use session_keeper::Keeper;
-/// use session_keeper::keeper_core::{event::Event, options::Options};
+/// use keeper_web::Keeper;
+/// use keeper_web::keeper_core::{event::Event, options::Options};
 ///
 /// let mut options = Options::new("/api/v1/session/{sessionId}/heartbeat");
 /// options.session_id = Some("3f2a...".into());
@@ -29,7 +29,7 @@ use crate::browser::{BeatOutcome, Shell};
 ///     }
 /// })?;
 /// keeper.start();
-/// # Ok::<(), session_keeper::KeeperError>(())
+/// # Ok::<(), keeper_web::KeeperError>(())
 /// ```
 pub struct Keeper {
     shell: Rc<Shell>,

@@ -11,7 +11,6 @@
 //! its errors also do not name the field.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use js_sys::{Array, Function, JSON, Object, Reflect};
 use keeper_core::options::{Credentials, IdlePolicy, Options, OptionsError, conventional_live_url};
@@ -115,14 +114,14 @@ pub(crate) const CALLBACKS: [&str; 10] = [
 ];
 
 /// The page's callbacks, in [`CALLBACKS`] order; each may be absent.
-pub(crate) struct Callbacks(pub(crate) Vec<Option<Function>>);
+pub(crate) struct Callbacks(pub(crate) [Option<Function>; CALLBACKS.len()]);
 
 /// Reads a JavaScript options object.
 pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsError> {
     if !value.is_object() || Array::is_array(value) || value.is_function() {
         return Err(invalid("options", "must be an object such as { url: \"/api/heartbeat\" }"));
     }
-    for key in Object::keys(value.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
+    for key in keys(value) {
         if !KNOWN.contains(&key.as_str()) {
             let mut message = concat(&["have an unknown option `", &key, "`; known: "]);
             for (i, name) in KNOWN.iter().enumerate() {
@@ -182,21 +181,20 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
         let list = events
             .dyn_ref::<Array>()
             .ok_or_else(|| wrong("activityEvents", "an array of event names", &events))?;
-        options.activity_events =
-            list.iter().map(|name| text("activityEvents", &name)).collect::<Result<_, _>>()?;
+        options.activity_events.clear();
+        for name in list.iter() {
+            options.activity_events.push(text("activityEvents", &name)?);
+        }
     }
     let headers = get("headers");
     if !headers.is_undefined() {
         if !headers.is_object() || Array::is_array(&headers) {
             return Err(wrong("headers", "an object of strings", &headers));
         }
-        options.headers = Object::entries(headers.unchecked_ref::<Object>())
-            .iter()
-            .map(|entry| {
-                let entry: Array = entry.unchecked_into();
-                Ok((entry.get(0).as_string().unwrap_or_default(), text("headers", &entry.get(1))?))
-            })
-            .collect::<Result<_, _>>()?;
+        for name in keys(&headers) {
+            let value = Reflect::get(&headers, &JsValue::from_str(&name)).unwrap_or_default();
+            options.headers.push((name, text("headers", &value)?));
+        }
     }
     let body = get("body");
     if !body.is_undefined() {
@@ -211,14 +209,20 @@ pub(crate) fn parse(value: &JsValue) -> Result<(Options, Callbacks), OptionsErro
     if !credentials.is_undefined() {
         options.credentials = Credentials::parse(&text("credentials", &credentials)?)?;
     }
-    let callbacks = CALLBACKS
-        .iter()
-        .map(|name| match get(name) {
-            v if v.is_undefined() || v.is_null() => Ok(None),
-            v => v.dyn_into().map(Some).map_err(|v| wrong(name, "a function", &v)),
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((options, Callbacks(callbacks)))
+    let mut callbacks = Callbacks(Default::default());
+    for (slot, name) in callbacks.0.iter_mut().zip(CALLBACKS) {
+        let value = get(name);
+        if value.is_undefined() || value.is_null() {
+            continue;
+        }
+        *slot = Some(value.dyn_into().map_err(|v| wrong(name, "a function", &v))?);
+    }
+    Ok((options, callbacks))
+}
+
+/// The own enumerable property names of an object.
+fn keys(object: &JsValue) -> impl Iterator<Item = String> {
+    Object::keys(object.unchecked_ref::<Object>()).into_iter().filter_map(|k| k.as_string())
 }
 
 fn invalid(option: &'static str, message: &str) -> OptionsError {
