@@ -88,7 +88,7 @@ trap - EXIT
 step "browser tests: several tabs of one session, and answers as real servers give them"
 # A server of their own with a short TTL: the idle test waits for the TTL to end an idle session.
 scripts/e2e.sh tabs --serve "--ttl 10s"
-scripts/e2e.sh answers --serve "--ttl 10s"
+scripts/e2e.sh answers --serve "--ttl 10s" --require-fixtures
 
 echo
 echo "All tests passed in $((SECONDS - started)) s."
