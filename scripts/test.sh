@@ -3,7 +3,9 @@
 # docs, the native tests (the keeper's rules, the server over real HTTP), the wasm package and its
 # TypeScript, the size gate, the npm package as apps install it (its tarball, strict TypeScript,
 # the import in Node for server-side rendering, a Vite app in headless Chromium), the
-# headless-Chromium tests against the real reference server, and the demo page's end-to-end test.
+# headless-Chromium tests against the real reference server, the demo page's end-to-end test, and
+# the multi-tab and answers tests (real tabs of one browser against a second keeper-server with a
+# short TTL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
@@ -82,6 +84,11 @@ step "demo page: end to end in headless Chromium"
 scripts/e2e.sh "http://127.0.0.1:$server_port/"
 kill $server && wait $server 2>/dev/null || true
 trap - EXIT
+
+step "browser tests: several tabs of one session, and answers as real servers give them"
+# A server of their own with a short TTL: the idle test waits for the TTL to end an idle session.
+scripts/e2e.sh tabs --serve "--ttl 10s"
+scripts/e2e.sh answers --serve "--ttl 10s" --require-fixtures
 
 echo
 echo "All tests passed in $((SECONDS - started)) s."

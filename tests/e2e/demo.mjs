@@ -9,16 +9,25 @@
 //
 // It asserts that: heartbeats appear in the event log (two at least, then an activity one and a
 // manual one); the broken-way request shows its 415 ERR_INVALID_CONTENT_TYPE in the log and the
-// server saw it with a text/plain Content-Type; the page has no horizontal overflow at 375 px and
-// every control is reached with Tab, with a visible focus ring; deleting the session leads to the
-// expired badge and an `expired · not_found` entry; "New session" starts over. It fails on any
-// page error and on any console error or warning except exactly two that Chromium prints for
-// requests the test makes fail on purpose: "Failed to load resource: ... 415" for the broken-way
-// heartbeat and "... 404" for the keeper's heartbeat after the deletion, both on that session's
-// heartbeat URL.
+// server saw it with a text/plain Content-Type; a second tab of the demo joins the same session
+// as a follower while the first leads, marks the leader's heartbeats as coming from the other tab
+// (log and timeline), and the server receives one stream of heartbeats for both; mouse moves in
+// the follower make the leader send an activity heartbeat; with "Sign out when idle", both tabs
+// show the prompt with its countdown, mouse moves do not dismiss it, "Stay signed in" in one tab
+// closes it in both, both then show "Signed out", and a mouse move brings the user back in both
+// (any activity does, once idle, before the session ends); the page has no horizontal overflow at
+// 375 px and every control is reached with Tab, with a visible focus ring; deleting the session
+// leads to the expired badge and an `expired · not_found` entry; "New session" starts over; with
+// the live channel on, deleting the session turns the badge to expired within a second, with an
+// `expired · revoked` entry and a push mark on the timeline (reported PENDING when the server has
+// no live channel). It fails on any page error and on any console error or warning except
+// exactly two that Chromium prints for requests the test makes fail on purpose: "Failed to load
+// resource: ... 415" for the broken-way heartbeat and "... 404" for the keeper's heartbeat after
+// the deletion, both on that session's heartbeat URL.
 //
-// With --screenshot, it writes a PNG of the page at 1200 px (after several heartbeats, an
-// activity one and the 415 among them, before the deletion): that is docs/demo.png.
+// With --screenshot, it writes a PNG of the first tab at 1200 px (after several heartbeats, an
+// activity one and the 415 among them, with the second tab open, before the idle prompt): that
+// is docs/demo.png.
 
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
@@ -61,6 +70,39 @@ function step(text) {
 
 const entries = (page, selector) => page.locator(`#log > li${selector}`);
 
+/** The requests keeper-server received for a session (its demo log), oldest first. */
+async function serverRequests(sessionId) {
+  const url = new URL(`/api/v1/demo/requests?session_id=${encodeURIComponent(sessionId)}`, pageUrl);
+  const body = await (await fetch(url)).json();
+  return body.requests.map((r) => ({ ...r, ms: Date.parse(r.at) })).reverse();
+}
+
+/** Whether the server has the live channel: a plain GET (no upgrade) of a live session's
+ * `/live` is 426 there, and a 404 on a server without it. */
+async function hasLiveChannel(sessionId) {
+  const url = new URL(`/api/v1/session/${encodeURIComponent(sessionId)}/live`, pageUrl);
+  const response = await fetch(url);
+  await response.arrayBuffer();
+  return response.status === 426;
+}
+
+/** How many live-channel sockets the server holds, from its /metrics. */
+async function liveSockets() {
+  const text = await (await fetch(new URL("/metrics", pageUrl))).text();
+  return Number(/^keeper_live_sockets (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+/** Polls `probe` every 100 ms until it returns a truthy value, for at most `timeout` ms. */
+async function until(what, probe, timeout = WAIT_MS) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Waits until the log holds at least `count` entries matching `selector`. */
 async function waitForEntries(page, selector, count = 1, timeout = WAIT_MS) {
   await page.waitForFunction(
@@ -81,17 +123,20 @@ async function main() {
       colorScheme: "light",
       deviceScaleFactor: 1,
     });
-    const page = await context.newPage();
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    page.on("console", (message) => {
-      const type = message.type();
-      if (type !== "error" && type !== "warning") return;
-      const text = message.text();
-      const url = message.location()?.url ?? "";
-      const failed = /^Failed to load resource: the server responded with a status of (\d{3})\b/.exec(text);
-      if (type === "error" && failed) failedLoads.push({ status: Number(failed[1]), url, text });
-      else problems.push(`console ${type}: ${text}${url ? ` (${url})` : ""}`);
-    });
+    const watch = (page) => {
+      page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+      page.on("console", (message) => {
+        const type = message.type();
+        if (type !== "error" && type !== "warning") return;
+        const text = message.text();
+        const url = message.location()?.url ?? "";
+        const failed = /^Failed to load resource: the server responded with a status of (\d{3})\b/.exec(text);
+        if (type === "error" && failed) failedLoads.push({ status: Number(failed[1]), url, text });
+        else problems.push(`console ${type}: ${text}${url ? ` (${url})` : ""}`);
+      });
+      return page;
+    };
+    const page = watch(await context.newPage());
 
     const response = await page.goto(pageUrl);
     assert.equal(response?.status(), 200, `GET ${pageUrl}`);
@@ -164,6 +209,58 @@ async function main() {
     assert.equal(await page.locator("#state-badge").getAttribute("data-state"), "running");
     step("the keeper kept beating after the broken request");
 
+    // A second tab of the demo joins the same session, as a follower; the first one leads.
+    assert.equal(await page.locator("#role-badge").getAttribute("data-role"), "leader");
+    assert.match(await page.locator("#role-badge").textContent(), /Leader tab/);
+    const second = watch(await context.newPage());
+    const secondOpenedAt = Date.now();
+    await second.goto(pageUrl);
+    await second.waitForSelector('#state-badge[data-state="running"]', { timeout: WAIT_MS });
+    assert.equal(
+      await second.evaluate(() => window.sessionKeeperDemo.sessionId),
+      sessionId,
+      "the second tab keeps the first one's session",
+    );
+    await second.waitForSelector('#role-badge[data-role="follower"]', { timeout: WAIT_MS });
+    assert.match(await second.locator("#role-badge").textContent(), /Follower tab/);
+    assert.equal(await page.locator("#role-badge").getAttribute("data-role"), "leader");
+    await waitForEntries(second, '[data-kind="heartbeat"][data-tab="other-tab"]', 3);
+    const fromOther = entries(second, '[data-kind="heartbeat"][data-tab="other-tab"]').first();
+    assert.match(await fromOther.textContent(), /from the leader tab/);
+    assert.equal(await entries(second, '[data-kind="heartbeat"][data-tab="this-tab"]').count(), 0);
+    await second.waitForSelector("#timeline .mark.from-other-tab", { timeout: WAIT_MS });
+    assert.equal(await page.locator("#timeline .mark.from-other-tab").count(), 0, "the leader sent its own");
+    // The server: one stream for the two tabs, one heartbeat per interval.
+    const both = (await serverRequests(sessionId)).filter(
+      (r) => r.method === "POST" && r.status === 200 && r.ms >= secondOpenedAt,
+    );
+    const spanMs = both.at(-1).ms - both[0].ms;
+    assert.ok(both.length <= spanMs / 1500 + 1.5, `one stream: ${both.length} heartbeats in ${spanMs} ms`);
+    for (let i = 1; i < both.length; i += 1) {
+      assert.ok(both[i].ms - both[i - 1].ms > 1000, `heartbeats ${both[i].ms - both[i - 1].ms} ms apart`);
+    }
+    await second.waitForFunction(
+      () => Number(document.querySelector("#stream-summary").dataset.count) >= 3,
+      null,
+      { timeout: WAIT_MS },
+    );
+    assert.match(await second.locator("#stream-summary").textContent(), /^One stream/);
+    const span = (spanMs / 1000).toFixed(1);
+    step(`a second tab joined as a follower: ${both.length} heartbeats in ${span} s for both`);
+
+    // Activity in the follower: the leader sends an activity heartbeat.
+    const leaderActivity = await entries(page, '[data-kind="heartbeat"][data-reason="activity"]').count();
+    const moveDeadline = Date.now() + WAIT_MS;
+    for (let i = 0; ; i += 1) {
+      await second.mouse.move(200 + (i % 20) * 30, 300 + (i % 7) * 20);
+      const sent = await entries(page, '[data-kind="heartbeat"][data-reason="activity"]').count();
+      if (sent > leaderActivity) break;
+      assert.ok(Date.now() < moveDeadline, "mouse moves in the follower make the leader send");
+      await page.waitForTimeout(100);
+    }
+    await waitForEntries(second, '[data-kind="heartbeat"][data-reason="activity"][data-tab="other-tab"]', 1);
+    step("mouse moves in the follower made the leader send an activity heartbeat");
+
     if (options.screenshot) {
       // A fuller timeline for the picture: about ten seconds of heartbeats.
       await waitForEntries(page, '[data-kind="heartbeat"]', 9);
@@ -174,6 +271,55 @@ async function main() {
       await page.screenshot({ path, fullPage: true, animations: "disabled" });
       step(`screenshot written to ${path}`);
     }
+
+    // Sign out when idle, in both tabs: the prompt, the countdown, "Stay signed in", signed out.
+    await page.getByRole("switch", { name: /Sign out when idle/ }).check();
+    const idleSwitch = (tab, on) =>
+      tab.waitForFunction((on) => document.querySelector("#toggle-idle").checked === on, on, {
+        timeout: WAIT_MS,
+      });
+    await idleSwitch(second, true);
+    const tabs = [page, second];
+    const dialogIn = (tab, presence) =>
+      tab.waitForSelector(`#idle-dialog[open][data-presence="${presence}"]`, { timeout: WAIT_MS });
+    await Promise.all(tabs.map((tab) => dialogIn(tab, "prompted")));
+    for (const tab of tabs) {
+      assert.equal(await tab.evaluate(() => document.activeElement?.id), "btn-stay", "the button has focus");
+      assert.match(await tab.locator("#idle-countdown").textContent(), /^Signed out in 0:0[1-4]$/);
+      assert.match(await tab.locator("#idle-title").textContent(), /Still there\?/);
+      assert.match(await tab.locator("#fact-presence").textContent(), /asked whether still there/);
+    }
+    for (let i = 0; i < 10; i += 1) await page.mouse.move(100 + i * 20, 100);
+    await page.waitForTimeout(300);
+    assert.ok(await page.locator("#idle-dialog[open]").isVisible(), "mouse moves do not dismiss the prompt");
+    step("both tabs ask whether the user is still there, with a countdown");
+    await second.getByRole("button", { name: "Stay signed in" }).click();
+    for (const tab of tabs) {
+      await tab.waitForSelector("#idle-dialog[open]", { state: "detached", timeout: 1_000 });
+    }
+    await waitForEntries(second, '[data-kind="active"][data-tab="this-tab"]', 1, 1_000);
+    await waitForEntries(page, '[data-kind="active"][data-tab="other-tab"]', 1, 1_000);
+    step('"Stay signed in" in the second tab closed the prompt in both');
+    await Promise.all(tabs.map((tab) => dialogIn(tab, "idle")));
+    for (const tab of tabs) {
+      assert.match(await tab.locator("#idle-title").textContent(), /Signed out/);
+      await waitForEntries(tab, '[data-kind="idle"]', 1, 1_000);
+    }
+    step("then both tabs show the user signed out");
+    // Once idle, any activity brings the user back (before the session ends): here a mouse move.
+    const activeBefore = await entries(second, '[data-kind="active"][data-tab="other-tab"]').count();
+    await page.mouse.move(400, 500);
+    await page.mouse.move(420, 520);
+    for (const tab of tabs) {
+      await tab.waitForSelector("#idle-dialog[open]", { state: "detached", timeout: 2_000 });
+    }
+    await waitForEntries(second, '[data-kind="active"][data-tab="other-tab"]', activeBefore + 1, 1_000);
+    await page.getByRole("switch", { name: /Sign out when idle/ }).uncheck();
+    await idleSwitch(second, false);
+    await page.waitForSelector('#state-badge[data-state="running"]', { timeout: WAIT_MS });
+    await second.close();
+    await page.waitForSelector('#role-badge[data-role="leader"]', { timeout: WAIT_MS });
+    step("a mouse move brought the user back in both tabs; idle policy off, second tab closed");
 
     // Phone width: nothing wider than the viewport, every button inside it.
     await page.setViewportSize(PHONE);
@@ -217,7 +363,7 @@ async function main() {
         (node) => node.id,
       ),
     );
-    assert.ok(wanted.length >= 7, `controls to reach: ${wanted}`);
+    assert.ok(wanted.length >= 9, `controls to reach: ${wanted}`);
     await page.evaluate(() => document.activeElement?.blur());
     await page.mouse.click(5, 5);
     const reached = new Set();
@@ -256,6 +402,24 @@ async function main() {
     const newId = await page.evaluate(() => window.sessionKeeperDemo.sessionId);
     assert.notEqual(newId, sessionId, "a new session was created");
     step(`"New session" created ${newId.slice(0, 8)} and the keeper runs again`);
+
+    // The live channel: a deletion on the server reaches the page at once, without a heartbeat.
+    if (await hasLiveChannel(newId)) {
+      await page.getByRole("switch", { name: /Live channel/ }).check();
+      await page.waitForSelector('#state-badge[data-state="running"]', { timeout: WAIT_MS });
+      await until("the leader tab's live socket", async () => (await liveSockets()) >= 1);
+      const clickedAt = Date.now();
+      await page.getByRole("button", { name: "Delete the session on the server" }).click();
+      await page.waitForSelector('#state-badge[data-state="expired"]', { timeout: 1_000 });
+      const tookMs = Date.now() - clickedAt;
+      await waitForEntries(page, '[data-kind="expired"][data-reason="revoked"]', 1, 1_000);
+      await page.waitForSelector("#timeline .note-push", { timeout: 1_000 });
+      const sent = (await serverRequests(newId)).filter((r) => r.method === "POST" && r.ms > clickedAt);
+      assert.deepEqual(sent, [], "no heartbeat was needed to learn it");
+      step(`live channel: deleted on the server, expired · revoked in the page ${tookMs} ms later`);
+    } else {
+      step("PENDING: live channel (this server has no GET /api/v1/session/{id}/live)");
+    }
     await page.waitForTimeout(300);
 
     // Console: nothing but the two failed loads the test caused on purpose.

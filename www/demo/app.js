@@ -2,9 +2,14 @@
 // SessionKeeper, and shows what happens: the state, the countdown to expiry, a timeline of the
 // heartbeats, every callback in a log, and (with `keeper-server --demo`) what the server holds.
 //
+// Tabs of the demo keep ONE session: its id and the switches live in localStorage, so a second
+// tab joins the first one's session, and "New session" or a switch in one tab moves them all.
+// The keepers then share the work (crossTab): one tab leads and sends the heartbeats, the others
+// hear each result; the page shows which tab this is and marks news from the other tab.
+//
 // Query parameters:
 //   ?demo=fast   test timings (a heartbeat every 1.5 s) so the end-to-end test takes seconds.
-//   ?real=1      start with the real timings.
+//   ?real=1      start with the real timings (unless another tab of the demo chose already).
 //
 // Every string that came from a server goes into the DOM through textContent.
 
@@ -54,8 +59,19 @@ const TIMINGS = {
   },
 };
 
+/** The idle policy each timing uses when "Sign out when idle" is on. */
+const IDLE_POLICIES = {
+  demo: { idleTimeoutMs: 30_000, promptBeforeIdleMs: 15_000 },
+  fast: { idleTimeoutMs: 8_000, promptBeforeIdleMs: 4_000 },
+  real: { idleTimeoutMs: 900_000, promptBeforeIdleMs: 60_000 },
+};
+
+/** What the tabs of the demo share, in localStorage: { session, expiresAt, settings }. */
+const SHARED_KEY = "session-keeper-demo";
+const DEFAULT_SETTINGS = { real: false, idle: false, live: false };
+
 const STATES = {
-  idle: { icon: "○", text: "Idle" },
+  ready: { icon: "○", text: "Ready" },
   running: { icon: "●", text: "Running" },
   failing: { icon: "▲", text: "Failing" },
   expired: { icon: "✕", text: "Expired" },
@@ -75,6 +91,10 @@ const ui = {
   factTtl: $("fact-ttl"),
   factLast: $("fact-last"),
   factFailures: $("fact-failures"),
+  role: $("role-badge"),
+  tabLink: $("link-tab"),
+  presenceItem: $("fact-presence-item"),
+  presence: $("fact-presence"),
   code: $("keeper-code"),
   codeCaption: $("code-caption"),
   ttlNote: $("ttl-note"),
@@ -82,6 +102,14 @@ const ui = {
   toggle: $("btn-toggle"),
   newSession: $("btn-new"),
   real: $("toggle-real"),
+  idle: $("toggle-idle"),
+  idleNote: $("idle-note"),
+  live: $("toggle-live"),
+  dialog: $("idle-dialog"),
+  dialogTitle: $("idle-title"),
+  dialogText: $("idle-text"),
+  dialogCountdown: $("idle-countdown"),
+  stay: $("btn-stay"),
   broken: $("btn-broken"),
   outage: $("btn-outage"),
   del: $("btn-delete"),
@@ -97,11 +125,14 @@ const ui = {
   sessionsBody: $("sessions-body"),
   sessionsCount: $("sessions-count"),
   requests: $("requests"),
+  stream: $("stream-summary"),
 };
 
 /** Everything the page knows; only this module touches it. */
 const page = {
   keeper: null,
+  /** The switches, as every tab of the demo shares them. */
+  settings: { ...DEFAULT_SETTINGS },
   timings: fastDemo ? TIMINGS.fast : TIMINGS.demo,
   /** { id, createdAt, ttlMs, expiresAt } of this page's session. */
   session: null,
@@ -167,6 +198,11 @@ function timingsText(t) {
   return `${TIMINGS_NAMES[t.name]}: a heartbeat every ${formatSpan(t.intervalMs)}, on activity at most every ${formatSpan(t.activityThrottleMs)}, a warning after ${formatSpan(t.failureWarningMs)} of failures`;
 }
 
+/** The idle policy of the current timings, or null when the switch is off. */
+function idlePolicy() {
+  return page.settings.idle ? IDLE_POLICIES[page.timings.name] : null;
+}
+
 /** The constructor call this page makes, as code: [text, class] pieces per line. */
 function keeperCode(t, sessionId) {
   const num = (name, value) => [[`${name}: `], [String(value), "tok-num"]];
@@ -190,8 +226,23 @@ function keeperCode(t, sessionId) {
       ),
       [","],
     ],
-    [["  onHeartbeat, onError, onWarning,", "tok-fn"]],
-    [["  onRecovered, onExpired, onStateChange,", "tok-fn"]],
+    ...(idlePolicy()
+      ? [
+          [
+            ["  "],
+            ...join(
+              num("idleTimeoutMs", idlePolicy().idleTimeoutMs),
+              num("promptBeforeIdleMs", idlePolicy().promptBeforeIdleMs),
+            ),
+            [","],
+          ],
+        ]
+      : []),
+    ...(page.settings.live ? [[["  live: "], ["true", "tok-num"], [","]]] : []),
+    [["  // crossTab: true by default", "tok-fn"]],
+    [["  onHeartbeat, onError, onWarning, onRecovered,", "tok-fn"]],
+    [["  onExpired, onStateChange, onLeaderChange,", "tok-fn"]],
+    ...(idlePolicy() ? [[["  onPrompt, onIdle, onActive,", "tok-fn"]]] : []),
     [["});"]],
     [["keeper.start();"]],
   ];
@@ -218,13 +269,15 @@ function renderCode() {
 
 /**
  * Adds a line at the top of the log. `source` is "keeper" for SessionKeeper callbacks and "page"
- * for what this page did itself (its own requests are not keeper events).
+ * for what this page did itself (its own requests are not keeper events); `tab` is the event's
+ * own source, "this-tab" or "other-tab" (news the leader tab told this one).
  */
-function log(kind, summary, { source = "keeper", tone = "info", data = {} } = {}) {
+function log(kind, summary, { source = "keeper", tab, tone = "info", data = {} } = {}) {
   const li = document.createElement("li");
-  li.className = `entry tone-${tone} source-${source}`;
+  li.className = `entry tone-${tone} source-${source}${tab === "other-tab" ? " from-other-tab" : ""}`;
   li.dataset.kind = kind;
   li.dataset.source = source;
+  if (tab) li.dataset.tab = tab;
   for (const [key, value] of Object.entries(data)) li.dataset[key] = String(value);
   const time = document.createElement("time");
   const now = new Date();
@@ -242,6 +295,11 @@ function log(kind, summary, { source = "keeper", tone = "info", data = {} } = {}
     origin.className = "entry-origin";
     origin.textContent = "page, not a keeper event";
     li.append(origin);
+  } else if (tab === "other-tab") {
+    const origin = document.createElement("span");
+    origin.className = "entry-origin entry-tab";
+    origin.textContent = "from the leader tab";
+    li.append(origin);
   }
   ui.log.prepend(li);
   while (ui.log.childElementCount > LOG_LIMIT) ui.log.lastElementChild.remove();
@@ -256,7 +314,12 @@ function addMark(mark) {
 // ---------------------------------------------------------------------------------------------
 // The keeper
 
-/** The callbacks: each one logs, and feeds the timeline and the badge. */
+/** "from the leader tab" for news another tab told this one, else "". */
+function fromOther(e) {
+  return e.source === "other-tab" ? " · from the leader tab" : "";
+}
+
+/** The callbacks: each one logs, and feeds the timeline and the badges. */
 function callbacks() {
   return {
     onHeartbeat(e) {
@@ -266,19 +329,23 @@ function callbacks() {
         if (page.ghosts.length > MARK_LIMIT) page.ghosts.shift();
       }
       page.keeperExpiry = e.expiresAt;
+      // The leader tells the other tabs when the session now expires.
+      if (e.source === "this-tab") writeShared({ expiresAt: e.expiresAt });
       const pushed = previous !== undefined ? ` · pushed +${formatSpan(e.expiresAt - previous)}` : "";
       addMark({
         at: e.sentAt,
         source: "keeper",
+        tab: e.source,
         ok: true,
         reason: e.reason,
-        title: `${e.reason} heartbeat · ${e.status} · ${formatTime(e.sentAt)}`,
+        title: `${e.reason} heartbeat · ${e.status} · ${formatTime(e.sentAt)}${fromOther(e)}`,
       });
       log(
         "heartbeat",
         `${e.reason} · ${e.status} · ${Math.round(e.latencyMs)} ms · expires ${formatTime(e.expiresAt)}${pushed}`,
         {
           tone: "ok",
+          tab: e.source,
           data: { reason: e.reason, status: e.status },
         },
       );
@@ -288,14 +355,16 @@ function callbacks() {
       addMark({
         at: e.sentAt,
         source: "keeper",
+        tab: e.source,
         ok: false,
         reason: e.reason,
         status: e.status,
-        title: `${e.reason} heartbeat failed · ${e.status || "no answer"} ${e.code} · ${formatTime(e.sentAt)}`,
+        title: `${e.reason} heartbeat failed · ${e.status || "no answer"} ${e.code} · ${formatTime(e.sentAt)}${fromOther(e)}`,
       });
       const status = e.status ? `${e.status} ` : "no answer · ";
       log("error", `${e.reason} · ${status}${e.code} · ${e.message}`, {
         tone: "bad",
+        tab: e.source,
         data: { reason: e.reason, status: e.status, code: e.code },
       });
       render();
@@ -306,13 +375,14 @@ function callbacks() {
         source: "note",
         tone: "warn",
         label: "warning",
-        title: `warning · ${e.failures} failures in a row`,
+        title: `warning · ${e.failures} failures in a row${fromOther(e)}`,
       });
       log(
         "warning",
         `${e.failures} failures in a row since ${formatTime(e.since)}: the session may be lost`,
         {
           tone: "warn",
+          tab: e.source,
           data: { failures: e.failures },
         },
       );
@@ -323,18 +393,34 @@ function callbacks() {
         source: "note",
         tone: "ok",
         label: "recovered",
-        title: `recovered after ${e.failures} failures`,
+        title: `recovered after ${e.failures} failures${fromOther(e)}`,
       });
       log("recovered", `after ${e.failures} failures · ${formatSpan(e.downtimeMs)} since the first one`, {
         tone: "ok",
+        tab: e.source,
         data: { failures: e.failures },
       });
     },
     onExpired(e) {
       page.endedAt = Date.now();
+      // A tab opened from now on starts a new session rather than joining this one.
+      if (readShared().session?.id === page.session?.id) writeShared({ expiresAt: 0 });
       page.endedLabel = `expired · ${e.reason}`;
-      log("expired", `${e.reason} · the keeper stopped; create a new session to go on`, {
+      const revoked = e.reason === "revoked";
+      if (revoked) {
+        // The server pushed the end over the live channel: no heartbeat was needed to learn it.
+        addMark({
+          at: page.endedAt,
+          source: "note",
+          tone: "push",
+          label: "pushed: revoked",
+          title: `the server pushed the end of the session over the live channel${fromOther(e)}`,
+        });
+      }
+      const how = revoked ? " (the server pushed it over the live channel)" : "";
+      log("expired", `${e.reason}${how} · the keeper stopped; create a new session to go on`, {
         tone: "bad",
+        tab: e.source,
         data: { reason: e.reason },
       });
       render();
@@ -346,10 +432,40 @@ function callbacks() {
       });
       render();
     },
+    onLeaderChange(e) {
+      log(
+        "leader",
+        e.isLeader
+          ? "this tab now sends the heartbeats for every tab of the session"
+          : "another tab sends the heartbeats now; this one hears each result",
+        { tone: "muted", data: { leader: e.isLeader } },
+      );
+      render();
+    },
+    onPrompt(e) {
+      addMark({ at: Date.now(), source: "note", tone: "warn", label: "prompt", title: "idle prompt" });
+      const at = formatTime(e.idleAt);
+      log("prompt", `no activity in any tab: signed out in ${formatSpan(e.remainingMs)}, at ${at}`, {
+        tone: "warn",
+      });
+      render();
+    },
+    onIdle(e) {
+      addMark({ at: e.idleAt, source: "note", tone: "warn", label: "idle", title: "idle: signed out" });
+      log("idle", "signed out: timer heartbeats stopped, the server's TTL ends the session", {
+        tone: "bad",
+      });
+      render();
+    },
+    onActive(e) {
+      const where = e.source === "other-tab" ? "in another tab" : "in this tab";
+      log("active", `the user is back (${where}): heartbeats go on`, { tone: "ok", tab: e.source });
+      render();
+    },
   };
 }
 
-/** Replaces the keeper (freeing the old one) with one for the current session and timings. */
+/** Replaces the keeper (freeing the old one) with one for the current session and settings. */
 function startKeeper() {
   stopKeeper();
   const { name: _name, ...timings } = page.timings;
@@ -357,6 +473,8 @@ function startKeeper() {
     url: HEARTBEAT_URL,
     sessionId: page.session.id,
     ...timings,
+    ...(idlePolicy() ?? {}),
+    ...(page.settings.live ? { live: true } : {}),
     body: { client: "session-keeper demo" },
     ...callbacks(),
   });
@@ -372,7 +490,7 @@ function stopKeeper() {
 }
 
 function keeperState() {
-  return page.keeper ? page.keeper.state : "idle";
+  return page.keeper ? page.keeper.state : "ready";
 }
 
 function isActive() {
@@ -391,6 +509,41 @@ async function readJson(response) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// What the tabs of the demo share
+
+function readShared() {
+  try {
+    return JSON.parse(localStorage.getItem(SHARED_KEY) ?? "null") ?? {};
+  } catch {
+    return {};
+  }
+}
+
+function writeShared(patch) {
+  try {
+    localStorage.setItem(SHARED_KEY, JSON.stringify({ ...readShared(), ...patch }));
+  } catch {
+    // Storage off (a private mode, a policy): this tab keeps a session of its own.
+  }
+}
+
+/** Takes the switches on: the timings, the idle policy, the live channel. */
+function applySettings(settings) {
+  page.settings = { ...DEFAULT_SETTINGS, ...settings };
+  page.timings = page.settings.real ? TIMINGS.real : fastDemo ? TIMINGS.fast : TIMINGS.demo;
+}
+
+/** Makes `session` this page's: a new timeline, nothing ended yet. */
+function useSession(session) {
+  page.session = session;
+  page.marks = [];
+  page.ghosts = [];
+  page.keeperExpiry = undefined;
+  page.endedAt = undefined;
+  closeIdleDialog();
+}
+
 async function createSession() {
   const response = await fetch(`${API}/session`, {
     method: "POST",
@@ -403,16 +556,13 @@ async function createSession() {
     throw new Error(`POST ${API}/session answered ${response.status} ${code}`);
   }
   const now = Date.now();
-  page.session = {
+  useSession({
     id: String(body.session_id),
     createdAt: now,
     ttlMs: Number(body.ttl_seconds) * 1000,
-    expiresAt: now + Number(body.ttl_seconds) * 1000,
-  };
-  page.marks = [];
-  page.ghosts = [];
-  page.keeperExpiry = page.session.expiresAt;
-  page.endedAt = undefined;
+  });
+  page.keeperExpiry = now + page.session.ttlMs;
+  writeShared({ session: page.session, expiresAt: page.keeperExpiry, settings: page.settings });
   log(
     "session",
     `POST /api/v1/session · 201 · ${shortId(page.session.id)} · server TTL ${formatSpan(page.session.ttlMs)}`,
@@ -438,6 +588,39 @@ async function newSession() {
     render();
   }
   pollServer();
+}
+
+/** Another tab of the demo wrote the shared state: follow its session and its switches. */
+function onSharedChange(event) {
+  if (event.key !== SHARED_KEY || !SessionKeeper || page.busy) return;
+  const shared = readShared();
+  const session = shared.session;
+  const settings = { ...DEFAULT_SETTINGS, ...shared.settings };
+  const newSessionThere = session?.id && session.id !== page.session?.id;
+  const changed = Object.keys(DEFAULT_SETTINGS).filter((key) => settings[key] !== page.settings[key]);
+  if (!newSessionThere && changed.length === 0) return;
+  applySettings(settings);
+  if (newSessionThere) {
+    useSession(session);
+    page.keeperExpiry = shared.expiresAt;
+    log("session", `another tab moved to session ${shortId(session.id)}: this tab follows`, {
+      source: "page",
+      tone: "muted",
+    });
+    pollServer();
+  } else {
+    log("settings", `another tab switched ${changed.join(", ")}: keeper recreated`, {
+      source: "page",
+      tone: "muted",
+    });
+  }
+  startKeeper();
+}
+
+/** Changes a switch here and in every tab of the demo. */
+function changeSetting(key, value) {
+  applySettings({ ...page.settings, [key]: value });
+  writeShared({ settings: page.settings });
 }
 
 /** The bug of seed 004: a POST without `Content-Type: application/json`. */
@@ -475,15 +658,14 @@ async function deleteSession() {
     () => null,
   );
   const status = response ? response.status : "no answer";
-  log(
-    "session",
-    `DELETE /api/v1/session/${shortId(id)}… · ${status} · the keeper finds out on its next heartbeat: sending one now`,
-    {
-      source: "page",
-      tone: "muted",
-    },
-  );
-  if (isActive()) {
+  const how = page.settings.live
+    ? "the live channel tells the keeper at once"
+    : "the keeper finds out on its next heartbeat: sending one now";
+  log("session", `DELETE /api/v1/session/${shortId(id)}… · ${status} · ${how}`, {
+    source: "page",
+    tone: "muted",
+  });
+  if (isActive() && !page.settings.live) {
     // Not waiting for the timer: the next heartbeat gets the 404 and the keeper expires.
     page.keeper.beat().catch(() => {});
   }
@@ -597,7 +779,12 @@ function render() {
   ui.factTtl.textContent = session ? formatSpan(session.ttlMs) : "–";
   ui.factFailures.textContent = String(failures);
   renderCode();
+  renderRole(state);
   ui.real.checked = page.timings.name === "real";
+  ui.idle.checked = page.settings.idle;
+  ui.live.checked = page.settings.live;
+  const policy = IDLE_POLICIES[page.timings.name];
+  ui.idleNote.textContent = `(idle after ${formatSpan(policy.idleTimeoutMs)} without activity in any tab, with a prompt ${formatSpan(policy.promptBeforeIdleMs)} before)`;
   ui.hint.textContent = `Moving the mouse, scrolling or pressing a key counts as activity: at most one heartbeat every ${formatSpan(page.timings.activityThrottleMs)}.`;
 
   const shortTtl = session && session.ttlMs <= page.timings.intervalMs;
@@ -614,12 +801,91 @@ function render() {
   ui.toggle.textContent = active ? "Stop" : "Start";
   ui.toggle.setAttribute("aria-label", active ? "Stop the keeper" : "Start the keeper");
   ui.real.disabled = !ready || expired;
+  ui.idle.disabled = !ready || expired;
+  ui.live.disabled = !ready || expired;
   ui.broken.disabled = !ready;
   ui.del.disabled = !ready || expired;
   ui.newSession.classList.toggle("btn-primary", expired);
   ui.newSession.disabled = page.busy;
   renderOutageButton();
   renderClock();
+}
+
+/** Which part this tab plays: the leader sends the heartbeats for every tab of the session. */
+function renderRole(state) {
+  const active = state === "running" || state === "failing";
+  const role = !active ? "none" : page.keeper.isLeader ? "leader" : "follower";
+  const [name, text] = {
+    leader: ["Leader tab", "sends the heartbeats for every tab of this session"],
+    follower: ["Follower tab", "the leader tab sends the heartbeats; this one hears each result"],
+    none: ["Not taking part", "the keeper is not running"],
+  }[role];
+  if (ui.role.dataset.role !== role) {
+    ui.role.dataset.role = role;
+    ui.role.querySelector(".role-name").textContent = name;
+    ui.role.querySelector(".role-text").textContent = text;
+  }
+  const presence = page.keeper?.presence ?? "active";
+  ui.presenceItem.hidden = !page.settings.idle || !active;
+  const presenceText = { active: "active", prompted: "asked whether still there", idle: "idle, signed out" }[presence];
+  if (ui.presence.textContent !== presenceText) ui.presence.textContent = presenceText;
+  // An idle user's session ends with the TTL: the "signed out" dialog stays for that end.
+  const signedOut = state === "expired" && presence === "idle";
+  syncIdleDialog(active || signedOut ? presence : "active");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The idle prompt
+
+/** Opens, updates or closes the dialog to match the user's presence. */
+function syncIdleDialog(presence) {
+  const open = presence === "prompted" || presence === "idle";
+  if (!open) return closeIdleDialog();
+  ui.dialog.dataset.presence = presence;
+  const policy = idlePolicy() ?? IDLE_POLICIES[page.timings.name];
+  if (presence === "prompted") {
+    ui.dialogTitle.textContent = "Still there?";
+    const at = page.keeper?.idleAt;
+    const when = at === undefined ? "" : ` You will be signed out at ${formatTime(at)}.`;
+    ui.dialogText.textContent = `No activity in any tab of this session for ${formatSpan(policy.idleTimeoutMs - policy.promptBeforeIdleMs)}.${when} Moving the mouse does not count now: only the button keeps you signed in.`;
+    ui.stay.textContent = "Stay signed in";
+  } else {
+    ui.dialogTitle.textContent = "Signed out";
+    ui.dialogText.textContent = `No activity for ${formatSpan(policy.idleTimeoutMs)}: the keeper stopped its heartbeats in every tab, so the server's TTL ends the session. A real app signs you out here; in the demo, any activity before the end brings you back.`;
+    ui.stay.textContent = "Sign in again";
+  }
+  renderIdleCountdown();
+  if (!ui.dialog.open) {
+    ui.dialog.showModal();
+    ui.stay.focus();
+  }
+}
+
+function closeIdleDialog() {
+  if (ui.dialog.open) ui.dialog.close();
+}
+
+function renderIdleCountdown() {
+  const idleAt = page.keeper?.idleAt;
+  const text =
+    ui.dialog.dataset.presence === "prompted" && idleAt !== undefined
+      ? `Signed out in ${formatIn(idleAt - Date.now())}`
+      : page.keeper?.state === "expired"
+        ? "The session has ended."
+        : `The session ends at ${formatTime(page.keeper?.expiresAt ?? Date.now())} unless you come back.`;
+  if (ui.dialogCountdown.textContent !== text) ui.dialogCountdown.textContent = text;
+}
+
+/** "Stay signed in" (or, once idle, "Sign in again"): activate() in every tab, or a new session
+ * when this one has ended. */
+function staySignedIn() {
+  if (isActive()) {
+    page.keeper.activate();
+    render();
+  } else {
+    closeIdleDialog();
+    newSession();
+  }
 }
 
 /** Disabled, with a countdown, while the server is away. */
@@ -657,6 +923,7 @@ function renderClock() {
   ui.factLast.textContent = last !== undefined ? `${formatTime(last)} (${formatAgo(now - last)})` : "–";
 
   renderOutageButton();
+  if (ui.dialog.open) renderIdleCountdown();
 
   if (session) {
     const { pastMs, futureMs } = timelineWindow(session);
@@ -696,7 +963,8 @@ function updateTimelineDescription() {
   const ok = page.marks.filter((m) => m.source === "keeper" && m.ok).length;
   const failed = page.marks.filter((m) => m.source === "keeper" && !m.ok).length;
   const broken = page.marks.filter((m) => m.source === "broken").length;
-  ui.timelineDesc.textContent = `${ok} accepted and ${failed} failed heartbeats, ${broken} broken requests; the event log lists them all.`;
+  const other = page.marks.filter((m) => m.source === "keeper" && m.tab === "other-tab").length;
+  ui.timelineDesc.textContent = `${ok} accepted and ${failed} failed heartbeats (${other} of them sent by the leader tab), ${broken} broken requests; the event log lists them all.`;
 }
 
 function renderServer() {
@@ -809,6 +1077,28 @@ function renderRequests() {
     items.push(li);
   }
   ui.requests.replaceChildren(...items);
+  renderStream();
+}
+
+/** How many heartbeats the server received for the session lately, and how far apart: one
+ * stream however many tabs keep it. */
+function renderStream() {
+  // Newest first; the keeper's accepted heartbeats only (the broken way's 415 is the page's).
+  const beats = page.server.requests
+    .filter((r) => r.method === "POST" && /\/heartbeat$/.test(String(r.path)) && r.status < 300)
+    .slice(0, 12)
+    .map((r) => Date.parse(r.at))
+    .filter(Number.isFinite);
+  const gaps = beats.slice(1).map((at, i) => beats[i] - at).sort((a, b) => a - b);
+  const median = gaps.length ? gaps[Math.floor(gaps.length / 2)] : undefined;
+  ui.stream.dataset.count = String(beats.length);
+  ui.stream.dataset.gapMs = median === undefined ? "" : String(median);
+  ui.stream.textContent =
+    median === undefined
+      ? beats.length === 1
+        ? "One heartbeat so far."
+        : ""
+      : `One stream, from whichever tab leads: the last ${beats.length} heartbeats came one every ${formatSpan(median)} (the keeper's interval is ${formatSpan(page.timings.intervalMs)}, activity may add some).`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -837,10 +1127,34 @@ function wireControls() {
     render();
   });
   ui.real.addEventListener("change", () => {
-    page.timings = ui.real.checked ? TIMINGS.real : fastDemo ? TIMINGS.fast : TIMINGS.demo;
-    log("timings", `${timingsText(page.timings)} · keeper recreated`, { source: "page", tone: "muted" });
+    changeSetting("real", ui.real.checked);
+    log("timings", `${timingsText(page.timings)} · keeper recreated, in every tab`, {
+      source: "page",
+      tone: "muted",
+    });
     startKeeper();
   });
+  ui.idle.addEventListener("change", () => {
+    changeSetting("idle", ui.idle.checked);
+    const policy = IDLE_POLICIES[page.timings.name];
+    const text = ui.idle.checked
+      ? `idle policy on: a prompt after ${formatSpan(policy.idleTimeoutMs - policy.promptBeforeIdleMs)} without activity in any tab, signed out ${formatSpan(policy.promptBeforeIdleMs)} later`
+      : "idle policy off";
+    log("settings", `${text} · keeper recreated, in every tab`, { source: "page", tone: "muted" });
+    startKeeper();
+  });
+  ui.live.addEventListener("change", () => {
+    changeSetting("live", ui.live.checked);
+    const text = ui.live.checked
+      ? "live channel on: the leader tab holds a WebSocket on which the server pushes the session's end"
+      : "live channel off";
+    log("settings", `${text} · keeper recreated, in every tab`, { source: "page", tone: "muted" });
+    startKeeper();
+  });
+  ui.stay.addEventListener("click", staySignedIn);
+  // Escape is no answer to "still there?": only the button is.
+  ui.dialog.addEventListener("cancel", (event) => event.preventDefault());
+  addEventListener("storage", onSharedChange);
   ui.newSession.addEventListener("click", newSession);
   ui.broken.addEventListener("click", sendBrokenHeartbeat);
   ui.del.addEventListener("click", deleteSession);
@@ -857,7 +1171,9 @@ function startTicker() {
 async function main() {
   drawLegend(ui.legend);
   wireControls();
-  if (params.get("real") === "1") page.timings = TIMINGS.real;
+  const shared = readShared();
+  applySettings(shared.settings ?? { ...DEFAULT_SETTINGS, real: params.get("real") === "1" });
+  ui.tabLink.href = location.href;
   render();
   startTicker();
   reducedMotion.addEventListener("change", startTicker);
@@ -880,7 +1196,21 @@ async function main() {
     ui.newSession.disabled = true;
     return;
   }
-  await newSession();
+  // Another tab's session, if it is still alive by what the last heartbeat said: this tab joins
+  // it. A reload long after, or a first visit, starts a new one.
+  const alive = shared.session?.id && Number(shared.expiresAt) > Date.now() + 1_000;
+  if (alive) {
+    useSession(shared.session);
+    page.keeperExpiry = Number(shared.expiresAt);
+    log("session", `joined session ${shortId(page.session.id)}, kept by another tab of the demo`, {
+      source: "page",
+      tone: "muted",
+    });
+    startKeeper();
+    pollServer();
+  } else {
+    await newSession();
+  }
 }
 
 // A read-only handle for tests and for poking at the keeper from the console.

@@ -4,7 +4,9 @@
 // one TTL, the future a little more, so the expiry marker sits in view and visibly jumps to the
 // right with every accepted heartbeat. Three lanes: heartbeats the server accepted, heartbeats
 // that failed (both from the keeper), and the page's own plain `fetch` sent the broken way.
-// Warnings and recoveries are flags between the keeper's two lanes.
+// Heartbeats another tab sent (the leader, when this tab follows) are drawn hollow, in their
+// reason's colour. Warnings, recoveries, the idle prompt and a push from the live channel are
+// flags between the keeper's two lanes.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -89,10 +91,12 @@ export function shapeNode(shape, x, y, r = 9) {
   }
 }
 
-/** A heartbeat mark: the reason's shape and letter, filled when accepted, outlined when not. */
+/** A heartbeat mark: the reason's shape and letter, filled when accepted, outlined when not;
+ * hollow when another tab sent it. */
 function markNode(mark, x, y, title) {
   const style = REASONS[mark.reason] ?? REASONS.manual;
-  const group = el("g", { class: `mark reason-${mark.reason} ${mark.ok ? "is-ok" : "is-failed"}` });
+  const other = mark.tab === "other-tab" ? " from-other-tab" : "";
+  const group = el("g", { class: `mark reason-${mark.reason} ${mark.ok ? "is-ok" : "is-failed"}${other}` });
   group.append(el("title", {}, title));
   group.append(shapeNode(style.shape, x, y));
   const dy = style.shape === "triangle" ? 3.5 : style.shape === "invtriangle" ? 0 : 1.5;
@@ -140,7 +144,8 @@ function relativeLabel(deltaMs) {
 /**
  * Redraws `svg` for `view`:
  * { now, pastMs, futureMs, createdAt, expiresAt, ghosts: [ms], endedAt, endedLabel,
- *   marks: [{ at, source: "keeper"|"broken", ok, reason, status, title }], outages: [{ from, to }],
+ *   marks: [{ at, source: "keeper"|"broken"|"note", tab, ok, reason, status, title, tone, label }],
+ *   outages: [{ from, to }],
  *   formatTime: (ms) => string, formatIn: (ms) => string }
  */
 export function drawTimeline(svg, view) {
@@ -336,6 +341,10 @@ export function drawLegend(list) {
     svg.querySelector("title")?.remove();
     items.push([svg, style.label]);
   }
+  const other = el("svg", { viewBox: "0 0 24 24", width: 22, height: 22, "aria-hidden": "true" });
+  other.append(markNode({ reason: "timer", ok: true, tab: "other-tab" }, 12, 12, ""));
+  other.querySelector("title")?.remove();
+  items.push([other, "Sent by the leader tab (hollow)"]);
   const failed = el("svg", { viewBox: "0 0 24 24", width: 22, height: 22, "aria-hidden": "true" });
   failed.append(markNode({ reason: "timer", ok: false }, 12, 12, ""));
   failed.querySelector("title")?.remove();
