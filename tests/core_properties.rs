@@ -36,7 +36,7 @@ enum Answer {
 #[derive(Debug, Clone)]
 enum News {
     Hello,
-    Snapshot { expires_in: Option<u32>, failures: u8, activity_ago: Option<u32> },
+    Snapshot { expires_in: Option<u32>, failures: u8, activity_ago: Option<u32>, presence: u8 },
     Beat { ago: u32, ttl_seconds: u32 },
     Failed { ago: u32 },
     Warning,
@@ -83,11 +83,12 @@ fn answer() -> impl Strategy<Value = Answer> {
 fn news() -> impl Strategy<Value = News> {
     prop_oneof![
         Just(News::Hello),
-        (prop::option::of(0u32..2_000), 0u8..4, prop::option::of(0u32..2_000)).prop_map(
-            |(expires_in, failures, activity_ago)| News::Snapshot {
+        (prop::option::of(0u32..2_000), 0u8..4, prop::option::of(0u32..2_000), 0u8..3).prop_map(
+            |(expires_in, failures, activity_ago, presence)| News::Snapshot {
                 expires_in,
                 failures,
-                activity_ago
+                activity_ago,
+                presence,
             }
         ),
         (0u32..600, 0u32..2_000).prop_map(|(ago, ttl_seconds)| News::Beat { ago, ttl_seconds }),
@@ -186,16 +187,20 @@ fn fact(news: &News, now: u64) -> Fact {
     let within = |seconds: u32| now + u64::from(seconds) * SEC;
     match news {
         News::Hello => Fact::Hello,
-        News::Snapshot { expires_in, failures, activity_ago } => Fact::Snapshot(Snapshot {
-            expires_at: expires_in.map(within),
-            lifetime_ms: 20 * MIN,
-            last_sent_at: Some(ago(30)),
-            last_success_at: Some(ago(30)),
-            failures: u32::from(*failures),
-            failing_since: (*failures > 0).then(|| ago(60)),
-            warned: *failures > 2,
-            last_activity_at: activity_ago.map(ago),
-        }),
+        News::Snapshot { expires_in, failures, activity_ago, presence } => {
+            Fact::Snapshot(Snapshot {
+                expires_at: expires_in.map(within),
+                lifetime_ms: 20 * MIN,
+                last_sent_at: Some(ago(30)),
+                last_success_at: Some(ago(30)),
+                failures: u32::from(*failures),
+                failing_since: (*failures > 0).then(|| ago(60)),
+                warned: *failures > 2,
+                last_activity_at: activity_ago.map(ago),
+                presence: [Presence::Active, Presence::Prompted, Presence::Idle]
+                    [usize::from(*presence)],
+            })
+        }
         News::Beat { ago: back, ttl_seconds } => Fact::Beat(Heartbeat {
             reason: Reason::Timer,
             status: 200,

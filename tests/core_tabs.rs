@@ -289,6 +289,22 @@ fn the_prompt_fires_in_every_tab_and_activate_in_one_dismisses_it_in_all() {
 }
 
 #[test]
+fn a_tab_opened_during_the_prompt_shows_it_and_goes_idle_with_the_others() {
+    let mut t = tabs(2, idle_timing(15 * MIN, MIN), Coordination::Locks);
+    let opened = T0 + 14 * MIN + 20 * SEC;
+    t.advance_to(opened);
+    // Opening a tab is ordinary activity, which a prompt ignores: the new tab joins the prompt.
+    let late = t.open();
+    assert_eq!(prompts(&t.events(late)), vec![(opened, T0 + 15 * MIN, 40 * SEC)]);
+    assert_eq!(t.machine(late).presence(), Presence::Prompted);
+    assert_eq!(t.machine(late).idle_at(), Some(T0 + 15 * MIN));
+    t.advance_to(T0 + 16 * MIN);
+    for tab in 0..3 {
+        assert_eq!(idles(&t.events(tab)), vec![(T0 + 15 * MIN, T0 + 15 * MIN)], "tab {tab}");
+    }
+}
+
+#[test]
 fn an_idle_user_stops_the_heartbeats_of_every_tab_and_activity_anywhere_resumes_them() {
     let mut t = tabs(3, idle_timing(15 * MIN, MIN), Coordination::Locks);
     t.advance_to(T0 + 18 * MIN);

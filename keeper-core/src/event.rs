@@ -43,9 +43,10 @@ impl State {
 
 /// Whether the user is there, under the idle policy (`idleTimeoutMs`). Without the policy the
 /// user is always `Active`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Presence {
     /// The user did something less than `idleTimeoutMs - promptBeforeIdleMs` ago.
+    #[default]
     Active,
     /// Idle is near and the page was asked to warn the user; only `activate()` dismisses it.
     Prompted,

@@ -383,6 +383,7 @@ impl Machine {
             failing_since: self.failing_since,
             warned: self.warned,
             last_activity_at: self.idle.last_activity_at(),
+            presence: self.idle.presence(),
         }
     }
 
@@ -532,7 +533,7 @@ impl Machine {
         let leader = self.role == Role::Leader;
         match fact {
             Fact::Hello if leader => out.push(Command::Tell(Fact::Snapshot(self.snapshot()))),
-            Fact::Snapshot(snapshot) if !leader => self.adopt(snapshot, out),
+            Fact::Snapshot(snapshot) if !leader => self.adopt(now, snapshot, out),
             Fact::Beat(heartbeat) => self.succeed(heartbeat, out),
             Fact::Failed(failure) if !leader => {
                 self.note_failure(failure.sent_at);
@@ -571,7 +572,7 @@ impl Machine {
     }
 
     /// A joining follower takes on the leader's view.
-    fn adopt(&mut self, s: Snapshot, out: &mut Vec<Command>) {
+    fn adopt(&mut self, now: u64, s: Snapshot, out: &mut Vec<Command>) {
         if let Some(at) = s.expires_at {
             self.expiry = Some(Expiry { at, lifetime_ms: s.lifetime_ms });
         }
@@ -582,7 +583,7 @@ impl Machine {
         self.failing_since = s.failing_since;
         self.warned = s.warned;
         if let Some(at) = s.last_activity_at {
-            self.idle.activity(at, Source::OtherTab, out);
+            self.idle.join(now, at, s.presence, out);
         }
         let state = if s.failures > 0 { State::Failing } else { State::Running };
         self.set_state(state, out);

@@ -70,6 +70,18 @@ impl IdleClock {
         true
     }
 
+    /// A tab that opens takes the other tabs' clock: their latest activity, and their prompt or
+    /// idle if they are in one (its own opening was ordinary activity, which a prompt ignores).
+    pub(crate) fn join(&mut self, now: u64, at: u64, presence: Presence, out: &mut Vec<Command>) {
+        if presence == Presence::Active {
+            self.last_activity_at = self.last_activity_at.max(at);
+        } else {
+            self.presence = Presence::Active;
+            self.last_activity_at = at;
+            self.review(now, out);
+        }
+    }
+
     /// The user confirmed they are there ("stay signed in"): dismisses a prompt or idle.
     pub(crate) fn activate(&mut self, at: u64, source: Source, out: &mut Vec<Command>) {
         if self.presence != Presence::Active {

@@ -9,7 +9,7 @@
 use alloc::string::String;
 
 use crate::election::Ballot;
-use crate::event::{ExpiryReason, Failure, Heartbeat, Reason, Source};
+use crate::event::{ExpiryReason, Failure, Heartbeat, Presence, Reason, Source};
 use crate::text::{cut, parse_u64, push_u64};
 
 /// The prefix of every lock and channel name; its number changes with the wire format, so tabs
@@ -84,6 +84,7 @@ impl Fact {
                     opt(s.failing_since),
                     u64::from(s.warned),
                     opt(s.last_activity_at),
+                    s.presence as u64,
                 ],
             ),
             Fact::Beat(h) => (
@@ -131,6 +132,9 @@ pub struct Snapshot {
     pub warned: bool,
     /// The latest activity in any tab, with the idle policy on.
     pub last_activity_at: Option<u64>,
+    /// Whether the tabs are prompting, or the user is idle: a tab that opens then does not
+    /// pretend the user is back (opening a tab is ordinary activity, which a prompt ignores).
+    pub presence: Presence,
 }
 
 /// Everything on the channel: facts, and the votes of the fallback election.
@@ -174,7 +178,7 @@ impl Message {
             return None;
         }
         let texts = texts.unwrap_or("");
-        let mut n = [NONE; 8];
+        let mut n = [NONE; 9];
         let mut count = 0;
         let mut rest = if digits.is_empty() { None } else { head.get(1..) };
         while let Some(fields) = rest {
@@ -191,7 +195,7 @@ impl Message {
             b'R' => (1, Message::Ballot(Ballot::Resign(n[0]))),
             b'h' => (0, Message::Fact(Fact::Hello)),
             b's' => (
-                8,
+                9,
                 Message::Fact(Fact::Snapshot(Snapshot {
                     expires_at: opt(n[0]),
                     lifetime_ms: n[1],
@@ -201,6 +205,8 @@ impl Message {
                     failing_since: opt(n[5]),
                     warned: n[6] == 1,
                     last_activity_at: opt(n[7]),
+                    presence: *[Presence::Active, Presence::Prompted, Presence::Idle]
+                        .get(usize::try_from(n[8]).ok()?)?,
                 })),
             ),
             b'b' => (
@@ -327,6 +333,7 @@ mod tests {
                 failing_since: Some(4),
                 warned: true,
                 last_activity_at: Some(5),
+                presence: Presence::Prompted,
             })),
             Message::Fact(Fact::Beat(heartbeat)),
             Message::Fact(Fact::Failed(failure)),

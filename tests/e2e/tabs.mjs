@@ -6,8 +6,7 @@
 //   node tabs.mjs <base-url> [--only <name part>]...
 //
 // The live-channel test needs a server with GET /api/v1/session/{id}/live (and /metrics); on one
-// without, it is reported PENDING. A slow repeated race and a known keeper bug are listed but run
-// only by name.
+// without, it is reported PENDING. A slow repeated race is listed but runs only by name.
 //
 // The server must run with --demo and a short TTL (`--ttl 10s`): the idle test waits for the TTL
 // to end the session of an idle user. Each test opens its own browser context (its tabs share it,
@@ -804,7 +803,7 @@ async function takesOverFromAnExpiredLeader(run) {
   run.assertClean([/status of 404/]);
 }
 
-const KINDS = { slow: "a race, repeated for 45 s", bug: "a known keeper bug, fails today" };
+const KINDS = { slow: "a race, repeated for 45 s" };
 
 const TESTS = [
   ["one stream of heartbeats for 1, 2 and 4 tabs", oneStreamForManyTabs, 60_000],
@@ -816,9 +815,9 @@ const TESTS = [
   ["the Page Lifecycle: freeze, resume, pagehide, pageshow", pageLifecycle, 40_000],
   ["failures, the warning and the recovery reach every tab", failuresReachEveryTab, 30_000],
   ["the live channel in the leader tab only", liveChannelInTheLeaderOnly, 30_000],
-  // Run by name only (--only): a race repeated, and a known keeper bug (it fails today).
+  ["a tab opened during the prompt agrees with the others", aTabOpenedDuringThePrompt, 20_000],
+  // Run by name only (--only): a race repeated.
   ["the next tab takes over from an expired leader", takesOverFromAnExpiredLeader, 90_000, "slow"],
-  ["a tab opened during the prompt agrees with the others", aTabOpenedDuringThePrompt, 20_000, "bug"],
 ];
 
 async function main() {
