@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the demo: installs what is missing, builds the wasm package, and starts the reference
 # server on its embedded in-memory store with the demo endpoints on, and prints the URL.
-#   scripts/demo.sh [keeper-server flags...]     e.g. scripts/demo.sh --addr 0.0.0.0:8080
+#   scripts/demo.sh [keeper-server flags...]     e.g. scripts/demo.sh --addr 127.0.0.1:9090
 # Sessions live 1 minute unless KEEPER_TTL says otherwise, so the page's timeline, which spans
 # about one TTL, shows the expiry being pushed forward at the demo's timings (a heartbeat every
 # 10 s); the page's "real timings" switch shows the 5 min / 1 min / 20 min ones.
