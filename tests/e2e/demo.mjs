@@ -248,6 +248,35 @@ async function main() {
     const span = (spanMs / 1000).toFixed(1);
     step(`a second tab joined as a follower: ${both.length} heartbeats in ${span} s for both`);
 
+    // Four tabs of the demo: still one leader, and one stream of heartbeats at the server.
+    const more = [];
+    for (let i = 0; i < 2; i += 1) {
+      const tab = watch(await context.newPage());
+      await tab.goto(pageUrl);
+      await tab.waitForSelector('#role-badge[data-role="follower"]', { timeout: WAIT_MS });
+      more.push(tab);
+    }
+    const fourFrom = Date.now();
+    let four = [];
+    for (const deadline = Date.now() + WAIT_MS; four.length < 5; ) {
+      assert.ok(Date.now() < deadline, `four tabs: ${four.length} heartbeats so far`);
+      await page.waitForTimeout(250);
+      four = (await serverRequests(sessionId)).filter(
+        (r) => r.method === "POST" && r.status === 200 && r.ms >= fourFrom,
+      );
+    }
+    const fourSpan = four.at(-1).ms - four[0].ms;
+    assert.ok(four.length <= fourSpan / 1500 + 1.5, `four tabs, one stream: ${four.length} in ${fourSpan} ms`);
+    for (let i = 1; i < four.length; i += 1) {
+      assert.ok(four[i].ms - four[i - 1].ms > 1000, `four tabs: heartbeats ${four[i].ms - four[i - 1].ms} ms apart`);
+    }
+    const roles = await Promise.all(
+      [page, second, ...more].map((tab) => tab.locator("#role-badge").getAttribute("data-role")),
+    );
+    assert.deepEqual(roles.filter((role) => role === "leader"), ["leader"], `roles: ${roles}`);
+    for (const tab of more) await tab.close();
+    step(`four tabs kept one session with one stream: ${four.length} heartbeats in ${(fourSpan / 1000).toFixed(1)} s`);
+
     // Activity in the follower: the leader sends an activity heartbeat.
     const leaderActivity = await entries(page, '[data-kind="heartbeat"][data-reason="activity"]').count();
     const moveDeadline = Date.now() + WAIT_MS;
