@@ -188,6 +188,119 @@ impl Recorded {
     }
 }
 
+/// The event payloads exactly as the `.d.ts` declares them: read with serde-wasm-bindgen, which
+/// refuses a missing field, a field of another type, and (with `deny_unknown_fields`) an extra one.
+mod payloads {
+    #![allow(dead_code)] // the fields are read by serde, to check the shapes
+
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Heartbeat {
+        ok: bool,
+        reason: String,
+        status: u16,
+        sent_at: f64,
+        expires_at: f64,
+        latency_ms: f64,
+        source: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Failure {
+        ok: bool,
+        reason: String,
+        status: u16,
+        code: String,
+        message: String,
+        sent_at: f64,
+        source: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Warning {
+        since: f64,
+        failures: u32,
+        source: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Recovered {
+        failures: u32,
+        downtime_ms: f64,
+        source: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Expired {
+        reason: String,
+        source: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct StateChange {
+        from: String,
+        to: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Prompt {
+        idle_at: f64,
+        remaining_ms: f64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Idle {
+        idle_at: f64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Active {
+        source: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct LeaderChange {
+        is_leader: bool,
+    }
+}
+
+impl Recorded {
+    /// Every payload recorded so far has exactly its declared shape.
+    fn assert_shapes(&self) {
+        use serde_wasm_bindgen::from_value as read;
+        for (name, payload) in self.0.borrow().iter() {
+            let value = payload.clone();
+            let checked = match *name {
+                "onHeartbeat" => read::<payloads::Heartbeat>(value).map(drop),
+                "onError" => read::<payloads::Failure>(value).map(drop),
+                "onWarning" => read::<payloads::Warning>(value).map(drop),
+                "onRecovered" => read::<payloads::Recovered>(value).map(drop),
+                "onExpired" => read::<payloads::Expired>(value).map(drop),
+                "onStateChange" => read::<payloads::StateChange>(value).map(drop),
+                "onPrompt" => read::<payloads::Prompt>(value).map(drop),
+                "onIdle" => read::<payloads::Idle>(value).map(drop),
+                "onActive" => read::<payloads::Active>(value).map(drop),
+                "onLeaderChange" => read::<payloads::LeaderChange>(value).map(drop),
+                other => panic!("no shape for {other}"),
+            };
+            if let Err(error) = checked {
+                panic!("{name} payload {payload:?} is not as declared: {error}");
+            }
+        }
+    }
+}
+
 /// Options from `(name, value)` pairs plus every callback wired to `recorded`.
 fn options(pairs: &[(&str, JsValue)], recorded: &Recorded) -> JsValue {
     let options = Object::new();
@@ -417,6 +530,7 @@ async fn an_unreachable_server_gives_errors_one_warning_then_recovered() {
     assert_eq!(recorded.named("onWarning").len(), 1, "one warning per episode");
     assert!(get(&recorded.named("onWarning")[0], "failures").as_f64().unwrap() >= 2.0);
     assert!(get(&recovered[0], "downtimeMs").as_f64().unwrap() >= 800.0);
+    recorded.assert_shapes();
     let last_beat = recorded.named("onHeartbeat").pop().unwrap();
     assert_eq!(text(&last_beat, "reason"), "retry");
 }
@@ -668,6 +782,7 @@ async fn the_idle_policy_prompts_then_goes_idle_and_heartbeats_stop_until_the_us
     // Back before the session expired: active again, and the schedule resumes at once.
     assert_eq!(fetches_made_by(|| dispatch_activity(1)), 1);
     assert_eq!(recorded.named("onActive").len(), 2);
+    recorded.assert_shapes();
     assert_eq!(keeper.state(), "running");
     keeper.stop();
 }
@@ -719,6 +834,7 @@ async fn a_session_deleted_on_the_server_expires_as_revoked_within_a_second_over
     assert_eq!(status, 204);
     let expired = recorded.wait_for("onExpired", 1, 1_000).await;
     assert_eq!(text(&expired[0], "reason"), "revoked");
+    recorded.assert_shapes();
     assert!(js_sys::Date::now() - deleted_at < 1_000.0, "pushed, not found at the next heartbeat");
     assert_eq!(heartbeats_received(&id).await, 2, "no heartbeat was needed to find out");
     wait_for_live_sockets(0).await;
