@@ -1,7 +1,14 @@
 // The activity-event benchmark page. bench/activity/run.mjs loads it once in headless Chromium
 // and calls `window.activityBench.run(kind, events)` for each case, interleaved:
 //   none             no listener: the cost of dispatching the events at all
-//   session-keeper   a running SessionKeeper with its default options
+//   session-keeper   a running SessionKeeper with its default options (crossTab on), alone: the
+//                    leader of its session once its Web Lock is granted
+//   session-keeper leader
+//                    the same, with a second keeper of the same session running in another
+//                    browsing context (a same-origin iframe, /activity/tab.html) that follows it
+//   session-keeper follower
+//                    the keeper in this page follows: the iframe's keeper started first and
+//                    holds the session's lock, so this page never sends a heartbeat itself
 //   react-idle-timer react-idle-timer's useIdleTimer with its default options
 //   floor            a reference, not a competitor: one plain JavaScript listener per dispatched
 //                    event type (capture, passive) doing what the keeper's fast path does, one
@@ -27,27 +34,96 @@ async function createSession() {
 }
 
 let sessionId = null;
+let otherTab = null;
+
+/** Polls `probe` every 10 ms until it returns something truthy; throws `what` after 10 s. */
+async function until(what, probe) {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Opens the other browsing context once: a same-origin iframe with a keeper of its own. */
+async function openOtherTab() {
+  const frame = document.createElement("iframe");
+  frame.src = "/activity/tab.html";
+  frame.style.display = "none";
+  document.body.append(frame);
+  await until("the other tab to load", () => frame.contentWindow?.otherTabReady);
+  return frame.contentWindow.otherTab;
+}
+
+/** Starts a keeper in this page and waits until its start heartbeat was answered (when it
+ * leads) or until it has adopted the leader's view (when it follows): no request is in flight
+ * and the throttle window is open, so every timed event takes the gated fast path. */
+async function startKeeper(role) {
+  let answered = null;
+  const keeper = new SessionKeeper({
+    url: "/api/v1/session/{sessionId}/heartbeat",
+    sessionId,
+    onHeartbeat: (event) => (answered = event),
+    onError: (event) => (answered = event),
+  });
+  keeper.start();
+  if (role === "leader") {
+    const event = await until("the start heartbeat's answer", () => answered);
+    if (!event.ok) throw new Error(`the keeper's start heartbeat failed: ${event.code}`);
+    if (event.source !== "this-tab") throw new Error(`the start heartbeat came from ${event.source}`);
+    if (!keeper.isLeader) throw new Error("the keeper does not lead after its start heartbeat");
+  } else {
+    await until("the follower to adopt the leader's view", () => keeper.lastHeartbeatAt);
+    if (keeper.isLeader) throw new Error("the keeper leads, but another tab started first");
+  }
+  if (keeper.state !== "running") throw new Error(`keeper is ${keeper.state}`);
+  return keeper;
+}
+
+/** Starts the other tab's keeper and waits until it leads (its start heartbeat answered) or
+ * follows (it has adopted this page's leader's view). */
+async function startOtherTab(role) {
+  otherTab.start(sessionId);
+  if (role === "leader") {
+    const view = await until("the other tab's start heartbeat", () => otherTab.view().answered);
+    if (!view.ok) throw new Error(`the other tab's start heartbeat failed: ${view.code}`);
+    if (!otherTab.view().isLeader) throw new Error("the other tab does not lead");
+  } else {
+    await until("the other tab to follow", () => otherTab.view().lastHeartbeatAt);
+    if (otherTab.view().isLeader) throw new Error("the other tab leads, but this page started first");
+  }
+}
+
+function dispose(keeper) {
+  keeper.stop();
+  keeper.free();
+}
 
 const cases = {
   none: async () => () => {},
 
   "session-keeper": async () => {
-    let answered;
-    const firstBeat = new Promise((resolve) => (answered = resolve));
-    const keeper = new SessionKeeper({
-      url: "/api/v1/session/{sessionId}/heartbeat",
-      sessionId,
-      onHeartbeat: (event) => answered(event),
-      onError: (event) => answered(event),
-    });
-    keeper.start();
-    // The start heartbeat: wait for its answer so no request is in flight while timing.
-    const event = await firstBeat;
-    if (!event.ok) throw new Error(`the keeper's start heartbeat failed: ${event.code}`);
-    if (keeper.state !== "running") throw new Error(`keeper is ${keeper.state}`);
+    const keeper = await startKeeper("leader");
+    return () => dispose(keeper);
+  },
+
+  "session-keeper leader": async () => {
+    const keeper = await startKeeper("leader");
+    await startOtherTab("follower");
     return () => {
-      keeper.stop();
-      keeper.free();
+      otherTab.stop();
+      dispose(keeper);
+    };
+  },
+
+  "session-keeper follower": async () => {
+    await startOtherTab("leader");
+    const keeper = await startKeeper("follower");
+    return () => {
+      dispose(keeper);
+      otherTab.stop();
     };
   },
 
@@ -94,6 +170,7 @@ window.activityBench = {
   async ready() {
     await init();
     sessionId = await createSession();
+    otherTab = await openOtherTab();
     status.textContent = `ready, session ${sessionId}`;
     return { sessionId, userAgent: navigator.userAgent, gc: typeof globalThis.gc === "function" };
   },

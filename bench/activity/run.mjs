@@ -1,7 +1,7 @@
 // Drives bench/activity/index.html in Debian's headless Chromium with playwright-core, in ONE
 // page load, and prints the raw timings as one JSON line on stdout.
 //   node bench/activity/run.mjs <page-url> <events-per-run> <rounds>
-// Each round runs the four cases in a rotating order (so none always goes first); one warm-up
+// Each round runs the cases in a rotating order (so none always goes first); one warm-up
 // round comes before and is not reported. Between cases, the event listeners on `document` and
 // `window` are counted through the DevTools protocol, so a case that failed to tear down (and
 // would add its cost to the next one) stops the benchmark.
@@ -11,7 +11,14 @@ import { chromium } from "playwright-core";
 const [url, eventsArg, roundsArg] = process.argv.slice(2);
 const events = Number(eventsArg ?? 200_000);
 const rounds = Number(roundsArg ?? 9);
-const kinds = ["none", "session-keeper", "react-idle-timer", "floor"];
+const kinds = [
+  "none",
+  "session-keeper",
+  "session-keeper leader",
+  "session-keeper follower",
+  "react-idle-timer",
+  "floor",
+];
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 const browser = await chromium.launch({
