@@ -216,17 +216,194 @@ def table(header: list[str], rows: list[list[str]], align: str | None = None) ->
     return "\n".join(lines)
 
 
+# The activity cases: the keeper in its three roles, react-idle-timer, the reference listener.
+ACTIVITY_KEEPERS = ["session-keeper", "session-keeper leader", "session-keeper follower"]
+ACTIVITY_LABELS = {
+    "session-keeper": "(b) SessionKeeper, alone",
+    "session-keeper leader": "(b1) SessionKeeper, leader",
+    "session-keeper follower": "(b2) SessionKeeper, follower",
+    "react-idle-timer": "(c) react-idle-timer",
+    "floor": "(ref) one plain JS listener",
+}
+ACTIVITY_ROLES = {"session-keeper": "alone", "session-keeper leader": "as the leader",
+                  "session-keeper follower": "as a follower"}
+# bench.py's sections, in the order they run and appear here.
+SECTION_ORDER = ["size", "activity", "startup", "throughput", "scale", "economy", "tabs"]
+
+
+def section_settings(r: dict, name: str) -> dict:
+    """The settings a section was measured with: a partial run (`--only`) keeps the others'
+    sections, and their settings, from an earlier run."""
+    return r["runs"].get(name, {}).get("settings") or r["settings"]
+
+
+def runs_note(r: dict) -> str:
+    """A quoted note when the sections come from more than one run of the bench (`--only`)."""
+    kept = [n for n in r["runs"] if n not in r["measured"]]
+    if not kept:
+        return ""
+    return ("\n> **Sections from more than one run.** The last command (" + r["generated_at"]
+            + ") measured " + ", ".join(r["measured"]) + "; kept from earlier runs: "
+            + ", ".join(f"{n} ({r['runs'][n]['at']})" for n in kept) + ".")
+
+
+def loads_table(r: dict) -> str:
+    """When each section ran and the machine's load average as it started: other work on a
+    shared machine moves the timings, so the load is recorded beside them."""
+    rows = []
+    for name in sorted(r["runs"], key=SECTION_ORDER.index):
+        run = r["runs"][name]
+        load = run.get("load")
+        rows.append([name, run["at"] + (" (quick)" if run["quick"] else ""),
+                     " / ".join(f"{x:.2f}" for x in load) if load else "not recorded"])
+    return ("The load average (1, 5 and 15 minutes, `/proc/loadavg`) as each section started; "
+            "anything above zero is other work sharing the cores:\n\n"
+            + table(["section", "measured at", "load average"], rows, "lll"))
+
+
+def size_table(pk: dict) -> str:
+    """Raw, gzip -9 and brotli bytes of each package as published and minified by terser."""
+    rows = []
+    for name, p in pk.items():
+        files = "<br>".join(f"`{f['file']}`" for f in p["files"])
+        mini = p["minified"]
+        bold = (lambda x: f"**{x}**") if name == "session-keeper" else (lambda x: x)
+        rows.append([bold(name), files, f_bytes(p["raw"]), bold(f_bytes(p["gzip"])),
+                     f_bytes(p["brotli"]), f_bytes(mini["raw"]), bold(f_bytes(mini["gzip"])),
+                     f_bytes(mini["brotli"])])
+    return table(["package", "files", "raw", "gzip -9", "brotli", "minified raw",
+                  "minified gzip -9", "minified brotli"], rows, "llrrrrrr") + \
+        "\n\nBytes; \"minified\" is after `terser -c -m` on the JavaScript files."
+
+
+def activity_verdict(act: dict) -> str:
+    """Whether each of the keeper's roles met the activity goal, in words."""
+    goal = act["goal_ratio"]
+    ratios = act["ratios_over_react_idle_timer"]
+    missed = [ACTIVITY_ROLES[k] for k in ACTIVITY_KEEPERS if ratios[k]["of_medians"] > goal]
+    if not missed:
+        return "**met** in every role"
+    return "**missed** " + " and ".join(missed)
+
+
+def tabs_verdict(tabs: dict) -> str:
+    """Whether 4 tabs of one session stayed within the goal over one tab, in words."""
+    goal = tabs["goal_ratio"]
+    four = next(row for row in tabs["rows"] if row["tabs"] == 4)
+    over = [f"{where} {user}" for where, ratio_of in [
+        ("simulation", lambda user: four["simulation"][f"{user}_ratio"]),
+        ("Chromium", lambda user: four["browser"][user]["ratio"])]
+        for user in ["idle", "active"] if ratio_of(user) > goal]
+    return "**met**" if not over else "**missed** (" + ", ".join(over) + ")"
+
+
+STARTUP_ROWS = [
+    ("init_ms", "`await init()`: the `.wasm` fetched, compiled and instantiated"),
+    ("construct_ms", "`new SessionKeeper(options)`"),
+    ("start_to_fetch_ms", "`new SessionKeeper` returned → the heartbeat's `fetch()`"),
+    ("init_to_fetch_ms", "**`init()` called → the first heartbeat's `fetch()`**"),
+    ("init_to_received_ms", "`init()` called → the server received it"),
+    ("init_to_answered_ms", "`init()` called → `onHeartbeat` ran"),
+]
+
+
+def startup_section(st: dict) -> str:
+    """Section 3: from init() to the first heartbeat, crossTab on and off."""
+    variants = st["variants"]
+    on, off = variants["crossTab on"], variants["crossTab off"]
+    lock_ms = on["start_to_fetch_ms"]["median"] - off["start_to_fetch_ms"]["median"]
+    rows = [[label_] + [f"{f_ms(v[k]['median'])} ({rng(v[k], f_ms)})" for v in variants.values()]
+            for k, label_ in STARTUP_ROWS]
+    return "\n".join([
+        "## 3. From `init()` to the first heartbeat",
+        "",
+        f"Command: `node bench/startup/run.mjs URL {st['loads']}` against `keeper-server "
+        "--static-dir bench --pkg-dir pkg --demo` (release, not pinned). Each load is a fresh "
+        "browser context (its own HTTP cache and compiled-code cache, so the `.wasm` is fetched "
+        "and compiled anew: a cold load) opening `bench/startup/index.html`, which imports the "
+        "glue, calls `init()`, creates a keeper for a session made just before from Node, and "
+        "starts it. The page wraps `fetch` to note when the `.wasm` and the first heartbeat are "
+        "requested, and the server's request log (`--demo`) gives when the heartbeat arrived. "
+        f"The keeper runs with crossTab on (the default: the first heartbeat waits for the "
+        f"session's Web Lock) and off, alternately; {st['loads']} loads of each, after one "
+        f"warm-up of each that is not reported. Chromium {st['chromium']}, headless.",
+        "",
+        table(["ms, median (range)"] + list(variants), rows, "l" + "r" * len(variants)),
+        "",
+        f"**Reading.** From `init()` to the heartbeat leaving the page: "
+        f"{f_ms(on['init_to_fetch_ms']['median'])} ms with crossTab on, "
+        f"{f_ms(off['init_to_fetch_ms']['median'])} ms with it off. "
+        + ("Most of it is `init()`, the download and compilation of the `.wasm`; "
+           if off["init_ms"]["median"] * 2 > off["init_to_fetch_ms"]["median"] else
+           f"`init()` (the `.wasm` downloaded and compiled) is {f_ms(off['init_ms']['median'])} ms "
+           "of it; ")
+        + "the keeper itself then sends within "
+        f"{f_ms(off['start_to_fetch_ms']['median'])} ms of being created when it is alone, and "
+        + (f"crossTab adds {f_ms(lock_ms)} ms to that (the wait for the session's Web Lock, "
+           "which elects one leader among the tabs)." if lock_ms >= 0 else
+           "crossTab adds nothing measurable to that."),
+        "",
+    ])
+
+
+def tabs_section(tabs: dict) -> str:
+    """Section 7: requests per hour for 1, 2, 4 and 8 tabs, the simulation beside Chromium."""
+    t = tabs["timings"]
+    secs = t["seconds"]
+    rows = []
+    for row in tabs["rows"]:
+        sim, real = row["simulation"], row["browser"]
+        cells = [str(row["tabs"])]
+        for user in ["idle", "active"]:
+            r_ = real[user]
+            cells += [str(sim[user]), f_ratio(sim[f"{user}_ratio"]),
+                      f"{r_['requests']} ({r_['per_hour_real']}/h)", f_ratio(r_["ratio"])]
+        cells.append(" / ".join(
+            ",".join(map(str, real[user]["leaders"])) for user in ["idle", "active"]))
+        rows.append(cells)
+    return "\n".join([
+        "## 7. Several tabs of one session: requests per hour",
+        "",
+        "Two measures side by side. **Simulation:** `cargo run --release --example economy -- "
+        "--json` opens 1, 2, 4 and 8 tabs of one session at the same moment in the native core's "
+        "`Simulation`, coordinated as in a browser (one leader sends for all), through one hour "
+        "at the real default timings, the user idle or active (an event every second) in the "
+        "last tab opened. **Chromium:** `node bench/tabs/run.mjs --server "
+        f"target/release/keeper-server --seconds {secs}` opens as many pages of one browser "
+        "context, each running a SessionKeeper with crossTab on (the default), against a real "
+        "keeper-server, and counts the heartbeats where they arrive (the server's request log, "
+        f"`--demo`); the timings are scaled down {t['scale']} times (`intervalMs` "
+        f"{f_int(t['intervalMs'])}, `activityThrottleMs` {f_int(t['activityThrottleMs'])}), so "
+        f"{secs} s stand for {secs * t['scale'] / 3600:.2f} hours of the real schedule, and the "
+        "count is scaled back to an hour at the real timings. The active user is real mouse "
+        f"moves every {t['moveEveryMs']} ms in the last tab opened (a follower as a rule). The "
+        "idle and active runs of each tab count run at the same time, in two contexts. "
+        f"Chromium {tabs['chromium']}, headless.",
+        "",
+        table(["tabs", "idle: simulation /h", "× 1 tab", f"idle: Chromium, in {secs} s (/h)",
+               "× 1 tab", "active: simulation /h", "× 1 tab",
+               f"active: Chromium, in {secs} s (/h)", "× 1 tab", "leaders seen (idle / active)"],
+              rows, "rrrrrrrrrl"),
+        "",
+        f"The goal: 4 tabs of one session cost the server at most {f_ratio(tabs['goal_ratio'])}x "
+        f"what one tab does. This run: {tabs_verdict(tabs)}. \"Leaders seen\" is how many tabs "
+        "claimed to lead at each check during the run (1 throughout is one leader).",
+        "",
+    ])
+
+
 def markdown(r: dict) -> str:
+    """The whole page but the reference server's sections (server_report.py)."""
     m, v = r["machine"], r["versions"]
     size, act, thr, scale, eco = r["size"], r["activity"], r["throughput"], r["scale"], r["economy"]
-    cfg = r["settings"]
+    startup, tabs = r["startup"], r["tabs"]
+    cfg = section_settings(r, "scale")
     pk = size["packages"]
     ours_gz = pk["session-keeper"]["gzip"]
     rit_gz = pk["react-idle-timer"]["gzip"]
     ng_gz = pk["@ng-idle/core + @ng-idle/keepalive"]["gzip"]
     b = act["over_baseline_ns"]["session-keeper"]
     c = act["over_baseline_ns"]["react-idle-timer"]
-    floor = act["over_baseline_ns"]["floor"]
     sv = thr["servers"]
     ks, fa, ce = sv["keeper-server"], sv["FastAPI + uvicorn"], sv["ceiling (bare axum)"]
     idle, loaded = scale["idle_run"], scale["load_run"]
@@ -238,6 +415,10 @@ def markdown(r: dict) -> str:
     outage_idle = eco["rows"][2]
     outage_active = eco["rows"][3]
     runtime = r["runtime_s"]
+    ours, rit, ng = pk["session-keeper"], pk["react-idle-timer"], pk["@ng-idle/core + @ng-idle/keepalive"]
+    st_on = startup["variants"]["crossTab on"]["init_to_fetch_ms"]
+    st_off = startup["variants"]["crossTab off"]["init_to_fetch_ms"]
+    four = next(row for row in tabs["rows"] if row["tabs"] == 4)
     o = []
     add = o.append
 
@@ -247,31 +428,46 @@ def markdown(r: dict) -> str:
         "command printed during the run of " + r["generated_at"] + ", rendered from the same data "
         "(kept in [`bench/results.json`](bench/results.json)). `python3 bench/report.py` re-renders "
         "this page from that file without measuring anything.")
-    if r["quick"]:
+    quick = [n for n, run in r["runs"].items() if run["quick"]]
+    if quick:
         add("")
-        add("> **This is a `--quick` smoke run**: fewer events, rounds, seconds and sessions. "
-            "Do not quote it; run `bench/run.sh` without `--quick` for the figures.")
+        add("> **This is a `--quick` smoke run** (" + ", ".join(quick) + "): fewer events, "
+            "rounds, seconds and sessions. Do not quote it; run `bench/run.sh` without `--quick` "
+            "for the figures.")
+    add(runs_note(r))
     add("")
-    add(f"One command, from a fresh clone: `bench/run.sh` (this run: {runtime['command'] / 60:.1f} "
-        f"minutes in all, {runtime['measures'] / 60:.1f} of them measuring). It installs what "
+    add(f"One command, from a fresh clone: `bench/run.sh` (the last run: "
+        f"{runtime['command'] / 60:.1f} minutes in all, {runtime['measures'] / 60:.1f} of them "
+        "measuring). It installs what "
         "is missing (`scripts/setup.sh bench`: wrk, hyperfine, Python's venv, procps, Chromium, "
         "Node.js and the wasm toolchain, all from Debian or crates.io; `npm ci` in `bench/` from "
         "its committed lock file; `bench/.venv` from the pinned `bench/peers/requirements.txt`), "
         "builds everything in release mode, measures, and rewrites this page, "
         "`bench/results.json` and `bench/throughput.svg`. `bench/run.sh --quick` is a short "
-        "smoke run.")
+        "smoke run; `bench/run.sh --only size,activity,startup,tabs` measures only the sections "
+        "named (any of size, activity, startup, throughput, scale, economy, tabs, server) and "
+        "keeps the others from the last `bench/results.json`.")
     add("")
     add("## Headlines")
     add("")
     add(table(["measure", "session-keeper", "beside", "reading"], [
-        ["download, gzipped", f"{f_bytes(ours_gz)} B",
-         f"react-idle-timer {f_bytes(rit_gz)} B; @ng-idle {f_bytes(ng_gz)} B",
-         f"{f_ratio(ours_gz / rit_gz)}x react-idle-timer: **we lose**"],
-        ["cost per activity event", f"+{f_ns(b['median'])} ns",
+        ["download, gzip -9 (brotli)", f"{f_bytes(ours_gz)} B ({f_bytes(ours['brotli'])} B)",
+         f"react-idle-timer {f_bytes(rit_gz)} B ({f_bytes(rit['brotli'])} B); @ng-idle "
+         f"{f_bytes(ng_gz)} B ({f_bytes(ng['brotli'])} B)",
+         f"{f_ratio(ours_gz / rit_gz)}x react-idle-timer gzipped, "
+         f"{f_ratio(ours['minified']['gzip'] / rit['minified']['gzip'])}x with both minified: "
+         "**we lose**"],
+        ["cost per activity event", f"+{f_ns(b['median'])} ns alone; "
+         f"+{f_ns(act['over_baseline_ns']['session-keeper leader']['median'])} ns leading, "
+         f"+{f_ns(act['over_baseline_ns']['session-keeper follower']['median'])} ns following",
          f"react-idle-timer +{f_ns(c['median'])} ns",
-         f"b/c = {f_ratio(act['ratio_b_over_c'])}: "
-         + ("**at or under react-idle-timer**" if act["ratio_b_over_c"] <= 1 else
-            "**above react-idle-timer**")],
+         " / ".join(f_ratio(act["ratios_over_react_idle_timer"][k]["of_medians"])
+                    for k in ACTIVITY_KEEPERS)
+         + f"x react-idle-timer's (goal: at most {f_ratio(act['goal_ratio'])}x): "
+         + activity_verdict(act)],
+        ["init() to the first heartbeat (Chromium, cold load)",
+         f"{f_ms(st_on['median'])} ms with crossTab, {f_ms(st_off['median'])} ms without", "",
+         f"the request's fetch() call, medians of {startup['loads']} loads"],
         ["heartbeats per second, one core", f_int(ks["heartbeats_per_s"]["median"]),
          f"FastAPI {f_int(fa['heartbeats_per_s']['median'])}; bare axum "
          f"{f_int(ce['heartbeats_per_s']['median'])}",
@@ -290,6 +486,12 @@ def markdown(r: dict) -> str:
          f"{idle_tab['requests_per_hour']}", "",
          f"a 10-minute outage costs an idle tab "
          f"{outage_idle['requests_per_hour'] - idle_tab['requests_per_hour']} more"],
+        ["requests per hour, 4 tabs of one session over 1 tab",
+         f"simulation {f_ratio(four['simulation']['idle_ratio'])}x idle, "
+         f"{f_ratio(four['simulation']['active_ratio'])}x active",
+         f"Chromium {f_ratio(four['browser']['idle']['ratio'])}x idle, "
+         f"{f_ratio(four['browser']['active']['ratio'])}x active",
+         f"goal: at most {f_ratio(tabs['goal_ratio'])}x: " + tabs_verdict(tabs)],
     ], "llll"))
     add("")
 
@@ -310,7 +512,7 @@ def markdown(r: dict) -> str:
         ["load generator", v["wrk"]],
         ["npm packages", f"react-idle-timer {v['npm']['react-idle-timer']}, @ng-idle/core "
                          f"{v['npm']['@ng-idle/core']}, @ng-idle/keepalive "
-                         f"{v['npm']['@ng-idle/keepalive']}"],
+                         f"{v['npm']['@ng-idle/keepalive']}, terser {v['npm'].get('terser', '?')}"],
         ["gzip", v["gzip"]],
     ], "ll"))
     add("")
@@ -318,47 +520,62 @@ def markdown(r: dict) -> str:
         "vary from run to run and are not gated; the size is deterministic and is gated by the "
         "test command (`scripts/size.sh pkg --gate`).")
     add("")
+    add(loads_table(r))
+    add("")
 
     # 1. Size
     add("## 1. Size: what a page downloads")
     add("")
-    add("Command: `scripts/build-pkg.sh pkg web` (profile `wasm-release`, then `wasm-opt -Oz`), "
-        "then one function, `measure_size` in `bench/bench.py`, measures every package the same "
-        "way: each file's raw bytes and the bytes of `gzip -9 -c FILE` (the command "
-        "`scripts/size.sh` runs; the bench checks that the two agree), summed. For the npm "
-        "packages the files are each package's own published ESM bundle, the file its "
-        "`package.json` `module` field names, as `npm ci` installed it:")
+    add("Command: `scripts/build-pkg.sh pkg web` (`wasm-pack build --release`, which runs "
+        "`wasm-opt` with the flags in `Cargo.toml`), then one function, `measure_size` in "
+        "`bench/bench.py`, measures every package the same way: each file's raw bytes, the bytes "
+        "of `gzip -9 -c FILE` (the command `scripts/size.sh` runs; the bench checks that the two "
+        "agree) and of brotli at quality 11 (Node's zlib, `bench/size.mjs`), summed; then the "
+        f"same after `terser -c -m` (terser {v['npm'].get('terser', '?')}, compress and mangle, "
+        "as an ES module, comments dropped) on every JavaScript file, as an app's bundler would "
+        "ship it. A `.wasm` is left as its build makes it: its minified figures are its own. For "
+        "the npm packages the files are each package's own published ESM bundle, the file its "
+        "`package.json` `module` field names, as `npm ci` installed it.")
     add("")
-    rows_ = []
-    for name, p in pk.items():
-        files = "<br>".join(f"`{f['file']}`" for f in p["files"])
-        ratio = "1.00" if name == "session-keeper" else f_ratio(ours_gz / p["gzip"])
-        rows_.append([name, files, f"{f_bytes(p['raw'])} B", f"**{f_bytes(p['gzip'])} B**", ratio])
-    add(table(["package", "files", "raw", "gzipped", "session-keeper ÷ it (gz)"], rows_, "llrrr"))
+    add(size_table(pk))
     add("")
-    per_file = pk["session-keeper"]["files"]
-    add("session-keeper's two files: " + "; ".join(
-        f"`{Path(f['file']).name}` {f_bytes(f['raw'])} B raw, {f_bytes(f['gzip'])} B gzipped"
-        for f in per_file) + ".")
+    add(table(["session-keeper ÷ it", "gzip -9", "brotli", "gzip -9, minified", "brotli, minified"],
+              [[name] + [f_ratio(ours[k] / p_[k]) for k in ["gzip", "brotli"]]
+               + [f_ratio(ours["minified"][k] / p_["minified"][k]) for k in ["gzip", "brotli"]]
+               for name, p_ in pk.items() if name != "session-keeper"]))
     add("")
+    files = pk["session-keeper"]["files"]
+    add("session-keeper's files: " + "; ".join(
+        f"`{Path(f['file']).name}` {f_bytes(f['raw'])} B raw, {f_bytes(f['gzip'])} B gzipped, "
+        f"{f_bytes(f['brotli'])} B brotli"
+        + ("" if f["minified"]["raw"] == f["raw"] else
+           f" ({f_bytes(f['minified']['gzip'])} B gzipped after terser)")
+        for f in files) + ". What each cut since 0.1.0 bought, and what the named dependencies "
+        "would cost, is in the README's [Size](README.md#size) section.")
+    add("")
+    glue = next(f for f in files if f["file"].endswith(".js"))
     add("**Reading.** We lose, by about "
         f"{f_ratio(ours_gz / rit_gz)}x against react-idle-timer and {f_ratio(ours_gz / ng_gz)}x "
-        "against @ng-idle. Most of our bytes are the `.wasm`: the scheduling state machine, "
-        "option validation with its error messages, date parsing (RFC 3339 and HTTP dates), "
-        "serde-wasm-bindgen for the event payloads, the allocator and the formatting code Rust "
-        "links for them; the JavaScript glue alone is "
-        f"{f_bytes(per_file[1]['gzip'])} B gzipped, "
-        f"{per_file[1]['gzip'] / rit_gz * 100:.0f}% of react-idle-timer's whole bundle. "
-        "The comparison also flatters the others in two ways, both noted, not corrected: "
-        "react-idle-timer's figure excludes React and @ng-idle's excludes Angular and RxJS "
-        "(peer dependencies an app using them already ships), and react-idle-timer only detects "
-        "idleness, it sends no heartbeat (its bundle has no HTTP code at all), while "
-        "@ng-idle/keepalive sends its ping through Angular's `HttpClient`, not counted here. "
-        "@ng-idle's `fesm2022` files are published unminified (comments and whitespace "
-        "included), so an app's bundler would make them smaller than measured here; "
-        "react-idle-timer's and ours are already minified. What the bytes buy is in the "
-        "README: every failure reported, 429/`Retry-After`, wall-clock checks after sleep; its "
-        "Size section says what was already cut.")
+        "against @ng-idle gzipped as published, and by "
+        f"{f_ratio(ours['minified']['gzip'] / rit['minified']['gzip'])}x and "
+        f"{f_ratio(ours['minified']['gzip'] / ng['minified']['gzip'])}x once terser has minified "
+        "every JavaScript file. Most of our bytes are the `.wasm`: the scheduling state machine, "
+        "the tabs' coordination, the idle policy, option validation with its error messages, "
+        "the payloads written as JSON, the allocator and the formatting code Rust links for them; "
+        f"the JavaScript glue alone is {f_bytes(glue['minified']['gzip'])} B gzipped once "
+        f"minified, {glue['minified']['gzip'] / rit['minified']['gzip'] * 100:.0f}% of "
+        "react-idle-timer's whole minified bundle. terser changes little for react-idle-timer "
+        f"({f_bytes(rit_gz)} → {f_bytes(rit['minified']['gzip'])} B gzipped: it is published "
+        "minified) and much for @ng-idle "
+        f"({f_bytes(ng_gz)} → {f_bytes(ng['minified']['gzip'])} B: its `fesm2022` files are "
+        "published with comments and whitespace). The comparison also flatters the others in "
+        "two ways, both noted, not corrected: react-idle-timer's figure excludes React and "
+        "@ng-idle's excludes Angular and RxJS (peer dependencies an app using them already "
+        "ships), and react-idle-timer only detects idleness, it sends no heartbeat (its bundle "
+        "has no HTTP code at all), while @ng-idle/keepalive sends its ping through Angular's "
+        "`HttpClient`, not counted here. What the bytes buy is in the README: every failure "
+        "reported, 429/`Retry-After`, wall-clock checks after sleep, one leader for all the tabs "
+        "of a session.")
     add("")
 
     # 2. Activity
@@ -372,10 +589,16 @@ def markdown(r: dict) -> str:
         "`performance.now()` around the loop) with:")
     add("")
     add("- (a) no listener: the cost of dispatching at all;")
-    add("- (b) a running `SessionKeeper` with its default options (its listeners on `document`, "
-        "capture, passive), pointed at the same keeper-server with a real session; timing starts "
-        "after its start heartbeat was answered, so every event takes the gated fast path (the "
-        "throttle window is one minute);")
+    add("- (b) a running `SessionKeeper` with its default options (crossTab on; its listeners on "
+        "`document`, capture, passive), pointed at the same keeper-server with a real session, "
+        "alone: it leads its session once its Web Lock is granted. Timing starts after its start "
+        "heartbeat was answered, so every event takes the gated fast path (the throttle window "
+        "is one minute);")
+    add("- (b1) the same keeper as the **leader** of a session open in a second browsing "
+        "context, a same-origin iframe (`bench/activity/tab.html`) whose keeper follows it;")
+    add("- (b2) the keeper in the page as a **follower**: the iframe's keeper started first and "
+        "holds the session's lock, and timing starts once this one has adopted the leader's "
+        "view, so it never sends a heartbeat itself;")
     add("- (c) react-idle-timer with its defaults. Version "
         f"{v['npm']['react-idle-timer']} has no vanilla `createIdleTimer` (it was announced for "
         "a later major that never shipped), so its nearest equivalent is its `useIdleTimer` "
@@ -389,53 +612,60 @@ def markdown(r: dict) -> str:
         "`Date.now() >= gate`.")
     add("")
     add(f"Every case is set up before and torn down after its timed loop (`keeper.stop()` and "
-        "`keeper.free()`; the idle timer's `pause()` and unmount), and the driver counts the "
-        "listeners on `document` and `window` through the DevTools protocol after every case: "
-        "the run stops if any were left behind. Each case first warms up on 2,000 events; "
-        "`gc()` runs before each timed loop. A warm-up round is discarded, then "
-        f"{act['rounds']} rounds run the four cases in a rotating order.")
+        "`keeper.free()`, the iframe's keeper too; the idle timer's `pause()` and unmount), and "
+        "the driver counts the listeners on `document` and `window` through the DevTools "
+        "protocol after every case: the run stops if any were left behind. Each case first "
+        "warms up on 2,000 events; `gc()` runs before each timed loop. A warm-up round is "
+        f"discarded, then {act['rounds']} rounds run the {len(act['listeners_attached'])} cases "
+        "in a rotating order.")
     add("")
     la = act["listeners_attached"]
-    add(table(["case", "ns per event over (a), median", "range", "listeners added (document + window)"], [
-        ["(a) no listener (ns per dispatch itself)", f_ns(act["baseline_ns"]["median"]),
-         rng(act["baseline_ns"], f_ns), "0"],
-        ["**(b) SessionKeeper**", f"**+{f_ns(b['median'])}**", rng(b, f_ns),
-         f"{la['session-keeper']['document']} + {la['session-keeper']['window']}"],
-        ["**(c) react-idle-timer**", f"**+{f_ns(c['median'])}**", rng(c, f_ns),
-         f"{la['react-idle-timer']['document']} + {la['react-idle-timer']['window']}"],
-        ["(ref) one plain JS listener", f"+{f_ns(floor['median'])}", rng(floor, f_ns),
-         f"{la['floor']['document']} + {la['floor']['window']}"],
-    ], "lrrr"))
+    rows_ = [["(a) no listener (ns per dispatch itself)", f_ns(act["baseline_ns"]["median"]),
+              rng(act["baseline_ns"], f_ns), "0"]]
+    for kind, label_ in ACTIVITY_LABELS.items():
+        s_ = act["over_baseline_ns"][kind]
+        bold = kind != "floor"
+        rows_.append([f"**{label_}**" if bold else label_,
+                      f"**+{f_ns(s_['median'])}**" if bold else f"+{f_ns(s_['median'])}",
+                      rng(s_, f_ns), f"{la[kind]['document']} + {la[kind]['window']}"])
+    add(table(["case", "ns per event over (a), median", "range",
+               "listeners added (document + window)"], rows_, "lrrr"))
     add("")
-    pr = act["ratio_per_round"]
-    add(f"**b/c = {f_ratio(act['ratio_b_over_c'])}** (ratio of the medians; per round "
-        f"{f_ratio(pr['min'])} – {f_ratio(pr['max'])}). The target was b at or under c.")
+    goal = act["goal_ratio"]
+    add(table(["keeper ÷ react-idle-timer", "ratio of the medians", "per round", "goal",
+               "met"], [
+        [ACTIVITY_LABELS[k], f"**{f_ratio(q['of_medians'])}**",
+         rng(q["per_round"], f_ratio), f"≤ {f_ratio(goal)}",
+         "yes" if q["of_medians"] <= goal else "**no**"]
+        for k, q in ((k, act["ratios_over_react_idle_timer"][k]) for k in ACTIVITY_KEEPERS)
+    ], "lrrrl"))
     add("")
-    verdict = ("meets the target: the keeper's listener costs less per event than "
-               "react-idle-timer's" if act["ratio_b_over_c"] <= 1 else
-               "misses the target: the keeper's listener costs more per event than "
-               "react-idle-timer's")
-    floor_vs_b = ("more than" if floor["median"] > b["median"] else "less than")
-    add(f"**Reading.** session-keeper {verdict}. Both are small beside the dispatch itself "
+    add(f"The goal: the keeper's cost per event at or under {f_ratio(goal)}x react-idle-timer's "
+        "(what the previous release measured for a keeper alone), in every role a tab can have. "
+        f"This run: {activity_verdict(act)}.")
+    add("")
+    floor = act["over_baseline_ns"]["floor"]
+    floor_vs_b = "more than" if floor["median"] > b["median"] else "less than"
+    add("**Reading.** All of these are small beside the dispatch itself "
         f"({f_ns(act['baseline_ns']['median'])} ns with no listener), and smaller still beside a "
         "frame: Chrome delivers `mousemove` at most once per animation frame, so at 120 events "
         f"a second the keeper costs {b['median'] * 120 / 1000:.0f} µs per second of mouse "
         f"movement and react-idle-timer {c['median'] * 120 / 1000:.0f} µs. react-idle-timer's "
-        "listener is a throttle "
-        "wrapper (a closure call and a clock read on every event, and every 200 ms its full "
-        "handler, which resets its idle timeout with `clearTimeout`/`setTimeout`); "
-        "session-keeper's crosses into wasm on every event (wasm-bindgen's closure shim, the "
-        "event passed as a borrowed object, the wasm call, and a call back out to `Date.now()`) "
-        "and compares the clock with a cached gate, with no allocation. The reference row is "
-        f"the surprise: a plain JavaScript listener doing the same check costs {floor_vs_b} the "
-        f"keeper's (+{f_ns(floor['median'])} ns). Most of every figure is the browser invoking "
-        "a listener at all, and the crossing into wasm is not a visible part of the keeper's "
-        "cost, so moving the gate check into JavaScript would not make it cheaper.")
+        "listener is a throttle wrapper (a closure call and a clock read on every event, and "
+        "every 200 ms its full handler, which resets its idle timeout with "
+        "`clearTimeout`/`setTimeout`); session-keeper's crosses into wasm on every event "
+        "(wasm-bindgen's closure shim, the wasm call, and a call back out to `Date.now()`) and "
+        "compares the clock with a cached gate, with no allocation. The reference row: a plain JavaScript listener doing the same check costs "
+        f"{floor_vs_b} the keeper alone (+{f_ns(floor['median'])} ns). Most of every figure is "
+        "the browser invoking a listener at all.")
     add("")
 
-    # 3. Throughput
+    # 3. Startup
+    add(startup_section(startup))
+
+    # 4. Throughput
     s = thr["settings"]
-    add("## 3. Heartbeat throughput on loopback")
+    add("## 4. Heartbeat throughput on loopback")
     add("")
     add("Three servers answer `POST /api/v1/session/{id}/heartbeat` (Content-Type "
         "`application/json`, body `{}`):")
@@ -504,21 +734,21 @@ def markdown(r: dict) -> str:
         "it says how quickly each server drains the queue, not how fast one lone request is.")
     add("")
 
-    # 4. Scale
-    add("## 4. Scale: memory per session, a sweep of a million, heartbeats during it")
+    # 5. Scale
+    add("## 5. Scale: memory per session, a sweep of a million, heartbeats during it")
     add("")
     add("**Method.** A fresh keeper-server (release, `taskset -c 0`; the creator wrk on core 1) "
         f"with `--ttl {idle['ttl_s']}s --sweep-interval {idle['sweep_interval_s']}s`. VmRSS is "
         "read from `/proc/PID/status` when it is idle, then after `bench/lua/create.lua` has "
         f"created {f_int(int(small_n))} sessions, then {f_int(int(top_n))} (created as fast as "
         f"the server takes them: {idle['create_seconds']:.1f} s for all of them). The sweep "
-        "interval is planned from the creation rate measured in section 3 so that every one of "
+        "interval is planned from the creation rate measured in section 4 so that every one of "
         "them has expired before the sweeper's first tick, which therefore removes them all in "
         "one sweep; its time is read from the server's own log line (`swept N sessions in X ms`, "
         "at info level, the sweep's wall time). A second fresh server repeats this with "
         f"--sweep-interval {loaded['sweep_interval_s']}s under load: shortly before its sweep, "
         f"{f_int(cfg['live_sessions'])} other sessions are created and heartbeated with the same "
-        "wrk settings as section 3, back to back: a 2-second warm-up, a "
+        "wrk settings as section 4, back to back: a 2-second warm-up, a "
         f"{cfg['sweep_window_seconds']}-second baseline window (the expired sessions still in "
         f"memory, no sweep), then a {cfg['sweep_window_seconds']}-second window whose middle "
         "third holds the sweep; the bench checks from the log's timestamps that the sweep fell "
@@ -587,8 +817,8 @@ def markdown(r: dict) -> str:
         f"{f_mib(rss['after_sweep'])}: most of it was **not** given back to the system."))
     add("")
 
-    # 5. Economy
-    add("## 5. Economy: requests per hour from one tab")
+    # 6. Economy
+    add("## 6. Economy: requests per hour from one tab")
     add("")
     add("Command: `cargo run --release --example economy` (`examples/economy.rs`). It runs the "
         "keeper's real state machine in the native core's `Simulation` through one simulated "
@@ -615,7 +845,7 @@ def markdown(r: dict) -> str:
         "a million open idle tabs are about "
         f"{f_int(idle_tab['requests_per_hour'] * 1_000_000 / 3600)} heartbeats per second, "
         f"{f_ratio(idle_tab['requests_per_hour'] * 1_000_000 / 3600 / ks['heartbeats_per_s']['median'] * 100)}% "
-        "of what keeper-server answered on one core in section 3. A 10-minute outage costs an "
+        "of what keeper-server answered on one core in section 4. A 10-minute outage costs an "
         f"idle tab {extra_idle} extra requests and an active one {extra_active}: the retries "
         "start at 2 s and double up to the 60-second cap, jittered down by up to half, so "
         "after the first minute each tab retries about once every 45 seconds while the server "
@@ -625,18 +855,26 @@ def markdown(r: dict) -> str:
            "retry). Coming back, the server meets a trickle of retries, not a stampede."
            if same_during else "."))
     add("")
+    # 7. Tabs
+    add(tabs_section(tabs))
+
     add("## Files")
     add("")
     add("- `bench/run.sh`: the command; `bench/bench.py` measures and prints, `bench/report.py` "
         "writes this page and the plot.")
-    add("- `bench/activity/`: the event-cost page, its React stand-in and its playwright-core "
-        "driver.")
+    add("- `bench/size.mjs`: the brotli and terser-minified sizes.")
+    add("- `bench/activity/`: the event-cost page, the second browsing context for the leader "
+        "and follower cases (`tab.html`), its React stand-in and its playwright-core driver.")
+    add("- `bench/startup/`: the init()-to-first-heartbeat page and its driver.")
+    add("- `bench/tabs/run.mjs`: several real Chromium tabs of one session, counted at the "
+        "server (it shares `tests/e2e/harness.mjs` with the end-to-end tests).")
     add("- `bench/lua/`: wrk scripts (create exactly N sessions; cycle heartbeats; a shared "
         "machine-readable report).")
     add("- `bench/peers/`: the FastAPI peer and its pinned requirements.")
     add("- `bench/package.json`, `bench/package-lock.json`: the pinned npm packages (peer "
         "dependencies are not installed: `bench/.npmrc` sets `legacy-peer-deps`).")
-    add("- `examples/economy.rs`, `www/examples/ceiling.rs`.")
+    add("- `examples/economy.rs` (`cargo run --release --example economy -- --json`), "
+        "`www/examples/ceiling.rs`.")
     add("- Raw outputs of the last run (server logs, every wrk output) in `bench/results/raw/`, "
         "not committed.")
     add("")

@@ -19,7 +19,7 @@ def markdown(r: dict) -> str:
     quick = " (a `--quick` smoke run: do not commit)" if r.get("quick") else ""
     out = [
         "",
-        "## 6. The reference server: both stores, the live channel, the limits",
+        "## 8. The reference server: both stores, the live channel, the limits",
         "",
         f"> Measured by `{r['command']}` on {r['generated_at']}{quick}, in {r['runtime_s']:.0f} s, "
         f"on the machine above ({m['cpu']}, {m['cores']} cores). Load average when it started: "
@@ -49,7 +49,7 @@ def markdown(r: dict) -> str:
         "system time of the server process over the run, from `/proc/PID/stat`, divided by the "
         "heartbeats it answered: it moves far less than the rate with what else the machine "
         "runs). The goal was 0.8; this run does not show it. The rates here are a fraction of "
-        "section 3's (measured on an idle machine) because other builds kept both cores busy "
+        "section 4's (measured on an idle machine) because other builds kept both cores busy "
         "during this run; compare rows of the same table only.",
         "",
         "redis-benchmark's own figure for the same commands on this machine (redis-server alone on "
