@@ -883,6 +883,12 @@ def markdown(r: dict) -> str:
 
 
 def write(results: dict, md_path: Path, svg_path: Path) -> None:
+    """Writes BENCHMARKS.md (with the reference server's sections when measured) and the plot."""
+    if results.get("format", 1) < 2:
+        # Format 1 (before brotli, the keeper's roles, startup and tabs) lacks what this page
+        # shows: stop before writing anything.
+        sys.exit("report: bench/results.json is from an older bench (no \"format\": 2); "
+                 "bench/run.sh measures it anew")
     page = markdown(results)
     # The reference server's own figures (bench/server.py), when they have been measured.
     server_results = ROOT / "bench" / "server-results.json"
@@ -895,10 +901,6 @@ def write(results: dict, md_path: Path, svg_path: Path) -> None:
 
 if __name__ == "__main__":
     data = json.loads((ROOT / "bench" / "results.json").read_text())
-    if data.get("format", 1) < 2:
-        # Format 1 (before brotli, the keeper's roles, startup and tabs) lacks what this page shows.
-        sys.exit("report: bench/results.json is from an older bench (no \"format\": 2); "
-                 "bench/run.sh measures it anew")
     write(data, ROOT / "BENCHMARKS.md", ROOT / "bench" / "throughput.svg")
     print("report: wrote BENCHMARKS.md and bench/throughput.svg from bench/results.json",
           file=sys.stderr)
