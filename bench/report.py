@@ -435,7 +435,8 @@ def markdown(r: dict) -> str:
         add("> **This is a `--quick` smoke run** (" + ", ".join(quick) + "): fewer events, "
             "rounds, seconds and sessions. Do not quote it; run `bench/run.sh` without `--quick` "
             "for the figures.")
-    add(runs_note(r))
+    if runs_note(r):
+        add(runs_note(r))
     add("")
     add(f"One command, from a fresh clone: `bench/run.sh` (the last run: "
         f"{runtime['command'] / 60:.1f} minutes in all, {runtime['measures'] / 60:.1f} of them "
