@@ -8,7 +8,8 @@
 //!    CORS preflights included;
 //! 2. CORS: outermost of everything that answers, so error responses (415, 404, 429...) carry the
 //!    CORS headers too and a page on an allowed origin can read `error.code`;
-//! 3. a per-request tracing span at debug level;
+//! 3. a per-request tracing span at debug level (left out when the log filter can never enable
+//!    debug, as with the default `--log info`);
 //! 4. [`ApiGuard`](crate::guard::ApiGuard): the 415 rule before any route is chosen, the JSON
 //!    error envelope for any error response that is not JSON yet, and `nosniff` on everything;
 //! 5. a panic guard that answers a JSON 500 `ERR_INTERNAL`;
@@ -23,16 +24,21 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::handler::Handler;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower::util::MapResponseLayer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::{ServerErrorsAsFailures, ServerErrorsFailureClass, SharedClassifier};
 use tower_http::cors::{AllowCredentials, AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use tracing::level_filters::LevelFilter;
 
 use crate::api;
 use crate::demo::{self, Demo};
@@ -67,22 +73,21 @@ pub fn app<S: SessionStore>(state: AppState<S>, demo: Option<&Demo>) -> Router {
     if let Some(demo) = demo {
         routes = routes.merge(demo.routes(state.clone()));
     }
-    let routes = routes
-        .fallback_service(static_files::serve.with_state(files))
-        .layer(DefaultBodyLimit::max(config.max_body));
+    let routes = routes.fallback_service(static_files::serve.with_state(files));
 
-    // The layers wrap the routed application as one service, so they run before routing.
-    let router = Router::new()
-        .fallback_service(routes)
-        .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
+    // The layers wrap the routed application as one service, so they run before routing. They are
+    // stacked here rather than with `Router::layer`, which boxes each layer as a route of its own:
+    // axum clones a route on every call, so each request would clone the whole stack below every
+    // layer (a box per layer per level) before reaching the handler.
+    let stack = ServiceBuilder::new()
+        .layer(cors(&config.allowed_origins))
+        .option_layer(trace())
         .layer(ApiGuardLayer::new(Arc::clone(state.metrics())))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
-        )
-        .layer(cors(&config.allowed_origins));
+        .map_response(IntoResponse::into_response)
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
+        .layer(DefaultBodyLimit::max(config.max_body))
+        .service(routes);
+    let router = Router::new().fallback_service(stack);
 
     match demo {
         Some(demo) => router.layer(middleware::from_fn_with_state(
@@ -92,6 +97,39 @@ pub fn app<S: SessionStore>(state: AppState<S>, demo: Option<&Demo>) -> Router {
         None => router,
     }
 }
+
+/// The per-request span and response event at debug level, or `None` when the subscriber
+/// installed at start can never enable debug (the default `--log info`): then the layer would
+/// record nothing, and skipping it saves two clock reads and a response-body wrapper per request.
+/// The filter is fixed for the life of the process, so deciding once is exact.
+fn trace() -> Option<DebugTrace> {
+    (LevelFilter::current() >= LevelFilter::DEBUG).then(|| {
+        let layer = TraceLayer::new_for_http()
+            .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+            .on_request(())
+            .on_response(DefaultOnResponse::new().level(Level::DEBUG));
+        // Both arms of the option must answer the same type.
+        (MapResponseLayer::new(IntoResponse::into_response as fn(_) -> _), layer)
+    })
+}
+
+/// The trace layer as [`trace`] configures it, its answer mapped back to a plain [`Response`].
+type DebugTrace = (MapResponseLayer<fn(TraceResponse) -> Response>, Trace);
+
+/// The trace layer's type.
+type Trace =
+    TraceLayer<SharedClassifier<ServerErrorsAsFailures>, DefaultMakeSpan, (), DefaultOnResponse>;
+
+/// What the trace layer answers: the response with its body watched for its end.
+type TraceResponse = axum::http::Response<
+    tower_http::trace::ResponseBody<
+        Body,
+        tower_http::classify::NeverClassifyEos<ServerErrorsFailureClass>,
+        tower_http::trace::DefaultOnBodyChunk,
+        tower_http::trace::DefaultOnEos,
+        tower_http::trace::DefaultOnFailure,
+    >,
+>;
 
 /// CORS for an allowlist of exact origins: credentials only for them, never `*`.
 fn cors(origins: &[HeaderValue]) -> CorsLayer {
