@@ -84,26 +84,45 @@ pub struct HeartbeatView {
     pub server_time: Rfc3339,
 }
 
-impl IntoResponse for HeartbeatView {
-    fn into_response(self) -> Response {
-        json_response(&self)
+impl HeartbeatView {
+    /// The answer's JSON text, byte for byte what `serde_json` writes for the derived
+    /// `Serialize` (a test holds the two together), but with the id and the times copied in
+    /// rather than escaped character by character: serializing was a twentieth of a heartbeat.
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut json = Vec::with_capacity(JSON_CAPACITY);
+        json.extend_from_slice(br#"{"session_id":""#);
+        let mut id = Uuid::encode_buffer();
+        json.extend_from_slice(self.session_id.hyphenated().encode_lower(&mut id).as_bytes());
+        json.extend_from_slice(br#"","state":"#);
+        serde_json::to_writer(&mut json, self.state)?;
+        json.extend_from_slice(br#","expires_at":""#);
+        json.extend_from_slice(&self.expires_at.text());
+        json.extend_from_slice(br#"","ttl_seconds":"#);
+        serde_json::to_writer(&mut json, &self.ttl_seconds)?;
+        json.extend_from_slice(br#","server_time":""#);
+        json.extend_from_slice(&self.server_time.text());
+        json.extend_from_slice(br#""}"#);
+        Ok(json)
     }
 }
 
-/// The room a JSON answer starts with: a heartbeat's is about 170 bytes, where axum's `Json`
+impl IntoResponse for HeartbeatView {
+    fn into_response(self) -> Response {
+        match self.to_json() {
+            Ok(json) => json_body(json),
+            Err(_) => ApiError::Internal.into_response(),
+        }
+    }
+}
+
+/// The room a heartbeat's JSON answer starts with: it is about 170 bytes, where axum's `Json`
 /// starts at 128 and so grew its buffer on every heartbeat.
 const JSON_CAPACITY: usize = 256;
 
-/// A 200 with `value` as its `application/json` body, as axum's `Json` answers it.
-fn json_response(value: &impl Serialize) -> Response {
-    let mut body = Vec::with_capacity(JSON_CAPACITY);
-    match serde_json::to_writer(&mut body, value) {
-        Ok(()) => {
-            let json = HeaderValue::from_static(mime::APPLICATION_JSON.as_ref());
-            ([(header::CONTENT_TYPE, json)], body).into_response()
-        }
-        Err(_) => ApiError::Internal.into_response(),
-    }
+/// A 200 with `json` as its `application/json` body, as axum's `Json` answers it.
+fn json_body(json: Vec<u8>) -> Response {
+    let content_type = HeaderValue::from_static(mime::APPLICATION_JSON.as_ref());
+    ([(header::CONTENT_TYPE, content_type)], json).into_response()
 }
 
 /// Seconds from `now` to `expires_at`, rounded to the millisecond (never negative).
@@ -369,6 +388,24 @@ mod tests {
             "http://app.example:80",
         ] {
             assert!(!origin_allowed(&headers(Some(refused)), &allowed), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_answer_is_what_serde_json_writes() {
+        let latest = 253_402_300_799_999;
+        for (expires_at, now) in
+            [(0, 0), (1_200_000, 127), (1_764_000_000_123, 1_763_998_800_000), (u64::MAX, latest)]
+        {
+            let view = HeartbeatView {
+                session_id: Uuid::new_v4(),
+                state: ACTIVE,
+                expires_at: Rfc3339(expires_at),
+                ttl_seconds: ttl_seconds(expires_at, now),
+                server_time: Rfc3339(now),
+            };
+            let ours = String::from_utf8(view.to_json().unwrap()).unwrap();
+            assert_eq!(ours, serde_json::to_string(&view).unwrap());
         }
     }
 

@@ -92,7 +92,7 @@ impl Rfc3339 {
     /// The text, `YYYY-MM-DDTHH:MM:SS.mmmZ`. Written digit by digit rather than through
     /// `humantime` and the formatting machinery: every answer carries two or three of these, and
     /// this is a few dozen instructions with no allocation.
-    fn text(self) -> [u8; 24] {
+    pub(crate) fn text(self) -> [u8; 24] {
         let ms = self.0.min(LATEST_RFC3339_MS);
         let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
         let (year, month, day) = civil_from_days(days);
