@@ -236,12 +236,16 @@ impl IntoResponse for ApiError {
 /// response is returned as it is.
 pub fn into_json_error(response: Response) -> Response {
     let status = response.status();
+    // The status first: it settles nearly every response without reading a header.
+    if status.as_u16() < 400 {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(is_json_media_type);
-    if status.as_u16() < 400 || is_json {
+    if is_json {
         return response;
     }
     let (mut parts, _body) = response.into_parts();
