@@ -276,6 +276,21 @@ def size_table(pk: dict) -> str:
         "\n\nBytes; \"minified\" is after `terser -c -m` on the JavaScript files."
 
 
+def activity_noise(act: dict) -> str:
+    """A warning, in words, when the rounds spread so widely that the verdict is within the
+    noise: a round whose keeper cost came out below zero, or a dispatch baseline whose slowest
+    round took half as long again as its fastest (other work on the cores)."""
+    base = act["baseline_ns"]
+    lows = [act["ratios_over_react_idle_timer"][k]["per_round"]["min"] for k in ACTIVITY_KEEPERS]
+    highs = [act["ratios_over_react_idle_timer"][k]["per_round"]["max"] for k in ACTIVITY_KEEPERS]
+    if min(lows) > 0 and base["max"] < 1.5 * base["min"]:
+        return ""
+    return (f" The rounds spread widely, though (the dispatch alone took {f_ns(base['min'])} to "
+            f"{f_ns(base['max'])} ns a round, and the keeper's per-round ratios ran from "
+            f"{f_ratio(min(lows))} to {f_ratio(max(highs))}): on this machine, at this time, the "
+            "verdict against the goal is within the noise, and another run can turn it.")
+
+
 def activity_verdict(act: dict) -> str:
     """Whether each of the keeper's roles met the activity goal, in words."""
     goal = act["goal_ratio"]
@@ -644,7 +659,7 @@ def markdown(r: dict) -> str:
     add("")
     add(f"The goal: the keeper's cost per event at or under {f_ratio(goal)}x react-idle-timer's "
         "(what the previous release measured for a keeper alone), in every role a tab can have. "
-        f"This run: {activity_verdict(act)}.")
+        f"This run: {activity_verdict(act)}.{activity_noise(act)}")
     add("")
     floor = act["over_baseline_ns"]["floor"]
     floor_vs_b = "more than" if floor["median"] > b["median"] else "less than"

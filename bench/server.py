@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The reference server's own benchmarks: throughput of both stores beside the bare-axum ceiling
-and redis-benchmark, an end pushed across two instances, live sockets at scale, and the attacks
-of issue 11 replayed against the limits. Loopback only; every load is bounded and stops by itself.
+and redis-benchmark, an end pushed across two instances, live sockets at scale, and attacks
+replayed against the limits (slow headers, idle connections, a create flood, a client stalled at
+SIGTERM). Loopback only; every load is bounded and stops by itself.
 
     bench/run.sh runs it after bench/bench.py; alone, after a release build:
     python3 bench/server.py [--quick]
@@ -311,7 +312,7 @@ def still_open(sockets: list[socket.socket]) -> int:
 
 
 def bench_attacks(cfg: dict) -> dict:
-    say("\n== server 4. the attacks of issue 11, against the default limits")
+    say("\n== server 4. the attacks, against the default limits")
     out = {}
     port = free_port()
     server = keeper("keeper-attacks", port, cpu=None, create_limit=True)
