@@ -290,11 +290,19 @@ impl RedisStore {
             }
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(delay) => {}
+                () = tokio::time::sleep(jittered(delay)) => {}
             }
             delay = (delay * 2).min(RESUBSCRIBE_MAX_DELAY);
         }
     }
+}
+
+/// A random pause between half of `delay` and all of it ("equal jitter"): when Redis comes back,
+/// every instance that lost its subscription would otherwise reconnect at the same instants of
+/// the same doubling schedule.
+fn jittered(delay: Duration) -> Duration {
+    let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(fastrand::u64(ms / 2..=ms))
 }
 
 /// Parses `extended ID EXPIRES_AT` or `deleted ID`.
@@ -446,6 +454,17 @@ mod tests {
             assert_eq!(parse_event(bad.as_bytes()), None, "{bad}");
         }
         assert_eq!(parse_event(b"\xff"), None);
+    }
+
+    #[test]
+    fn resubscribe_pauses_are_spread_over_the_upper_half_of_the_delay() {
+        let delay = Duration::from_millis(800);
+        let pauses: Vec<Duration> = (0..200).map(|_| jittered(delay)).collect();
+        assert!(pauses.iter().all(|p| (delay / 2..=delay).contains(p)), "{pauses:?}");
+        // Instances that lost Redis together must not come back in step.
+        let distinct: std::collections::HashSet<_> = pauses.iter().collect();
+        assert!(distinct.len() > 50, "only {} distinct pauses", distinct.len());
+        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]
