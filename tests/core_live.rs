@@ -6,7 +6,7 @@ mod common;
 
 use common::{MIN, SEC, T0, sends};
 use keeper_core::event::{Event, ExpiryReason, Source, State};
-use keeper_core::live::{Push, RECONNECT_MAX_MS, RECONNECT_MIN_MS};
+use keeper_core::live::{LEAD_SETTLE_MS, Push, RECONNECT_MAX_MS, RECONNECT_MIN_MS};
 use keeper_core::machine::{Command, Input, Machine};
 use keeper_core::options::Timing;
 use keeper_core::reply::{Reply, ReplyBody};
@@ -86,9 +86,27 @@ fn a_follower_never_opens_the_live_channel_and_a_leader_does() {
     }
     assert_eq!(connects(&following), 0);
     assert_eq!(m.state(), State::Running);
-    assert_eq!(connects(&feed(&mut m, T0 + 30 * MIN, Input::Lead)), 1);
+    assert_eq!(connects(&feed(&mut m, T0 + 30 * MIN, Input::Lead)), 0, "not at once");
+    assert_eq!(tick_until_connect(&mut m), T0 + 30 * MIN + LEAD_SETTLE_MS);
     assert_eq!(disconnects(&feed(&mut m, T0 + 31 * MIN, Input::Follow)), 1);
-    assert_eq!(connects(&feed(&mut m, T0 + 32 * MIN, Input::Lead)), 1);
+    feed(&mut m, T0 + 32 * MIN, Input::Lead);
+    assert_eq!(tick_until_connect(&mut m), T0 + 32 * MIN + LEAD_SETTLE_MS);
+}
+
+#[test]
+fn a_new_leader_that_hears_the_session_s_end_while_settling_never_connects() {
+    // The old leader heard the server end the session, told the other tabs and let the lock go;
+    // the lock reached this tab before the message did.
+    let mut m = Machine::new(Timing::default(), 7).coordinated().with_live_channel();
+    feed(&mut m, T0, Input::Start);
+    feed(&mut m, T0 + MIN, Input::Peer(Fact::Extended { expires_at: T0 + 21 * MIN }));
+    let mut after = feed(&mut m, T0 + 2 * MIN, Input::Lead);
+    after.extend(feed(&mut m, T0 + 2 * MIN + 5, Input::Peer(Fact::Expired(ExpiryReason::Revoked))));
+    while let Some(wake) = m.next_wake().filter(|&at| at < T0 + 30 * MIN) {
+        after.extend(feed(&mut m, wake, Input::Tick));
+    }
+    assert_eq!(m.state(), State::Expired);
+    assert_eq!(connects(&after), 0, "{after:?}");
 }
 
 #[test]

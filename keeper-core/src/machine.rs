@@ -20,7 +20,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::event::{Event, ExpiryReason, Failure, Heartbeat, Presence, Reason, Source, State};
-use crate::live::{Link, Push};
+use crate::live::{LEAD_SETTLE_MS, Link, Push};
 use crate::options::Timing;
 use crate::presence::IdleClock;
 use crate::reply::{Reply, Verdict, describe_failure};
@@ -487,6 +487,9 @@ impl Machine {
         }
         self.role = Role::Leader;
         out.push(Command::Emit(Event::LeaderChange { leader: true }));
+        if let Some(link) = self.link.as_mut() {
+            link.hold_until(now + LEAD_SETTLE_MS);
+        }
         if !self.state.is_active() || self.in_flight.is_some() {
             return;
         }
