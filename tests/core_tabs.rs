@@ -300,7 +300,36 @@ fn a_tab_opened_during_the_prompt_shows_it_and_goes_idle_with_the_others() {
     assert_eq!(t.machine(late).idle_at(), Some(T0 + 15 * MIN));
     t.advance_to(T0 + 16 * MIN);
     for tab in 0..3 {
+        // The snapshot the leader sends the new tab reaches every tab; only the new one takes it,
+        // so the tabs already prompted are not prompted twice.
+        let prompted_at = if tab == late { opened } else { T0 + 14 * MIN };
+        assert_eq!(prompts(&t.events(tab)).len(), 1, "tab {tab}");
+        assert_eq!(prompts(&t.events(tab))[0].0, prompted_at, "tab {tab}");
         assert_eq!(idles(&t.events(tab)), vec![(T0 + 15 * MIN, T0 + 15 * MIN)], "tab {tab}");
+    }
+}
+
+#[test]
+fn a_tab_opened_while_the_user_is_idle_ends_idle_in_every_tab() {
+    let mut t = tabs(3, idle_timing(15 * MIN, MIN), Coordination::Locks);
+    let opened = T0 + 18 * MIN;
+    t.advance_to(opened);
+    assert!((0..3).all(|tab| t.machine(tab).presence() == Presence::Idle));
+    // Opening a tab is activity, which ends idle: the new tab must not report idle from the
+    // leader's snapshot, and the tabs that were idle must not fall back into it.
+    let late = t.open();
+    t.advance_to(opened + MIN);
+    for tab in 0..4 {
+        assert_eq!(t.machine(tab).presence(), Presence::Active, "tab {tab}");
+        assert_eq!(t.machine(tab).idle_at(), Some(opened + 15 * MIN), "tab {tab}");
+        let idle_count = if tab == late { 0 } else { 1 };
+        assert_eq!(idles(&t.events(tab)).len(), idle_count, "tab {tab}");
+    }
+    assert_eq!(t.sent().last(), Some(&(opened, 0, Reason::Activity)), "the leader beats again");
+    t.advance_to(opened + 14 * MIN);
+    for tab in 0..4 {
+        let prompted = prompts(&t.events(tab)).last().map(|p| p.0);
+        assert_eq!(prompted, Some(opened + 14 * MIN), "tab {tab}");
     }
 }
 

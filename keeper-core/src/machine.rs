@@ -184,6 +184,10 @@ pub struct Machine {
     /// A follower asked the leader for a heartbeat (`beat()`, `activate()`) and heard no result
     /// yet: if it becomes the leader first, it sends the heartbeat itself.
     beat_requested: bool,
+    /// This tab said hello and has not yet had the leader's snapshot. The leader's answer
+    /// reaches every tab, and only the one that asked takes it on: the others would reset their
+    /// failure count and be prompted a second time.
+    awaiting_snapshot: bool,
     idle: IdleClock,
     link: Option<Link>,
     /// The latest `now` seen, to notice the wall clock being set back.
@@ -214,6 +218,7 @@ impl Machine {
             offline: false,
             forwarded_at: None,
             beat_requested: false,
+            awaiting_snapshot: false,
             link: None,
             last_now: 0,
         }
@@ -406,6 +411,7 @@ impl Machine {
         self.idle.start(now);
         self.set_state(State::Running, out);
         if self.role == Role::Follower {
+            self.awaiting_snapshot = true;
             out.push(Command::Tell(Fact::Hello));
             if self.idle.enabled() {
                 // Opening a tab is activity too.
@@ -536,7 +542,9 @@ impl Machine {
         let leader = self.role == Role::Leader;
         match fact {
             Fact::Hello if leader => out.push(Command::Tell(Fact::Snapshot(self.snapshot()))),
-            Fact::Snapshot(snapshot) if !leader => self.adopt(now, snapshot, out),
+            Fact::Snapshot(snapshot) if !leader && core::mem::take(&mut self.awaiting_snapshot) => {
+                self.adopt(now, snapshot, out);
+            }
             Fact::Beat(heartbeat) => self.succeed(heartbeat, out),
             Fact::Failed(failure) if !leader => {
                 self.note_failure(failure.sent_at);

@@ -70,15 +70,15 @@ impl IdleClock {
         true
     }
 
-    /// A tab that opens takes the other tabs' clock: their latest activity, and their prompt or
-    /// idle if they are in one (its own opening was ordinary activity, which a prompt ignores).
+    /// A tab that opens takes the other tabs' clock: their latest activity, and their prompt if
+    /// they are in one (its own opening was ordinary activity, which a prompt ignores). Their
+    /// idle it does not take: its opening ends idle, and it has told them so.
     pub(crate) fn join(&mut self, now: u64, at: u64, presence: Presence, out: &mut Vec<Command>) {
-        if presence == Presence::Active {
-            self.last_activity_at = self.last_activity_at.max(at);
-        } else {
-            self.presence = Presence::Active;
+        if presence == Presence::Prompted {
             self.last_activity_at = at;
             self.review(now, out);
+        } else {
+            self.last_activity_at = self.last_activity_at.max(at);
         }
     }
 

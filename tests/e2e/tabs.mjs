@@ -753,10 +753,10 @@ async function liveChannelInTheLeaderOnly(run) {
   run.assertClean();
 }
 
-/** A tab opened while the others show the idle prompt should agree with them: prompted, idle
- * when they are. (Today the new tab counts its own opening as activity, which the prompted tabs
- * ignore, so it stays "active" with a later idleAt, no prompt, while the leader goes idle and
- * stops the heartbeats.) */
+/** A tab opened while the others show the idle prompt agrees with them: prompted, with their
+ * idleAt. Its own opening is ordinary activity, which a prompt ignores; had it counted, the new
+ * tab would stay "active" with a later idleAt and no prompt while the leader went idle and
+ * stopped the heartbeats. */
 async function aTabOpenedDuringThePrompt(run) {
   const policy = { idleTimeoutMs: 6_000, promptBeforeIdleMs: 3_000 };
   const { context, pages, keeper } = await run.keep(2, { ...FAST, ...policy });
