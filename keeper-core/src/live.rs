@@ -8,7 +8,7 @@
 use alloc::vec::Vec;
 
 use crate::event::ExpiryReason;
-use crate::machine::Command;
+use crate::machine::{Command, backoff};
 use crate::reply::ReplyBody;
 
 /// The first reconnect waits about this long; each further one doubles it.
@@ -104,9 +104,7 @@ impl Link {
         }
         self.state = LinkState::Down;
         self.failures += 1;
-        let ceiling =
-            (RECONNECT_MIN_MS << self.failures.min(16).saturating_sub(1)).min(RECONNECT_MAX_MS);
-        self.retry_at = now + ceiling - random % (ceiling / 2 + 1);
+        self.retry_at = now + backoff(RECONNECT_MIN_MS, RECONNECT_MAX_MS, self.failures, random);
     }
 
     pub(crate) fn next_wake(&self, wanted: bool) -> Option<u64> {

@@ -839,17 +839,10 @@ impl Machine {
         }
     }
 
-    /// `retryMinMs` doubled for each consecutive failure, capped at `retryMaxMs`, then jittered
-    /// down by up to half ("equal jitter") so that many clients do not retry in lockstep.
+    /// The delay before the next retry: see [`backoff`].
     fn backoff_delay(&mut self) -> u64 {
-        let doublings = self.failures.saturating_sub(1).min(32);
-        let min = self.timing.retry_min_ms;
-        // A shift that saturates, rather than `saturating_mul`: on wasm32 an overflow-checked
-        // 64-bit multiplication is a 128-bit multiplication routine.
-        let doubled = if doublings <= min.leading_zeros() { min << doublings } else { u64::MAX };
-        let ceiling = doubled.min(self.timing.retry_max_ms);
-        let half = ceiling / 2;
-        ceiling - self.next_random() % (half + 1)
+        let random = self.next_random();
+        backoff(self.timing.retry_min_ms, self.timing.retry_max_ms, self.failures, random)
     }
 
     /// Brings a retry forward to a safety margin before a known expiry, but never to sooner than
@@ -955,6 +948,18 @@ fn tell_results(out: &mut Vec<Command>) {
         };
         out.push(Command::Tell(fact));
     }
+}
+
+/// `min_ms` doubled for each consecutive failure after the first, capped at `max_ms`, then
+/// jittered down by up to half ("equal jitter") so that many clients do not retry in lockstep.
+/// Heartbeat retries and the live channel's reconnects both wait this long.
+pub(crate) fn backoff(min_ms: u64, max_ms: u64, failures: u32, random: u64) -> u64 {
+    let doublings = failures.saturating_sub(1).min(32);
+    // A shift that saturates, rather than `saturating_mul`: on wasm32 an overflow-checked 64-bit
+    // multiplication is a 128-bit multiplication routine.
+    let doubled = if doublings <= min_ms.leading_zeros() { min_ms << doublings } else { u64::MAX };
+    let ceiling = doubled.min(max_ms);
+    ceiling - random % (ceiling / 2 + 1)
 }
 
 /// The earliest of `times`, if any is set. A plain loop: `into_iter().flatten().min()` costs
