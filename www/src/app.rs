@@ -24,17 +24,14 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::handler::Handler;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
-use tower::util::MapResponseLayer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::classify::{ServerErrorsAsFailures, ServerErrorsFailureClass, SharedClassifier};
 use tower_http::cors::{AllowCredentials, AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -53,6 +50,9 @@ pub const PREFLIGHT_MAX_AGE: std::time::Duration = std::time::Duration::from_sec
 
 /// Builds the whole application: routes, static files and layers (see the module docs), with
 /// the demo endpoints when `demo` is given.
+///
+/// Install the tracing subscriber first: whether requests are traced at debug level is decided
+/// here, from the filter in force.
 pub fn app<S: SessionStore>(state: AppState<S>, demo: Option<&Demo>) -> Router {
     let config = state.config();
     let demo_on = demo.is_some();
@@ -79,9 +79,20 @@ pub fn app<S: SessionStore>(state: AppState<S>, demo: Option<&Demo>) -> Router {
     // stacked here rather than with `Router::layer`, which boxes each layer as a route of its own:
     // axum clones a route on every call, so each request would clone the whole stack below every
     // layer (a box per layer per level) before reaching the handler.
+    // The per-request span and response event at debug level, left out when the subscriber
+    // installed at this point can never enable debug (the default `--log info`): the layer would
+    // record nothing, and skipping it saves two clock reads and a body wrapper per request.
+    let trace = (LevelFilter::current() >= LevelFilter::DEBUG).then(|| {
+        ServiceBuilder::new().map_response(IntoResponse::into_response).layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
+    });
     let stack = ServiceBuilder::new()
         .layer(cors(&config.allowed_origins))
-        .option_layer(trace())
+        .option_layer(trace)
         .layer(ApiGuardLayer::new(Arc::clone(state.metrics())))
         .map_response(IntoResponse::into_response)
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
@@ -97,39 +108,6 @@ pub fn app<S: SessionStore>(state: AppState<S>, demo: Option<&Demo>) -> Router {
         None => router,
     }
 }
-
-/// The per-request span and response event at debug level, or `None` when the subscriber
-/// installed at start can never enable debug (the default `--log info`): then the layer would
-/// record nothing, and skipping it saves two clock reads and a response-body wrapper per request.
-/// The filter is fixed for the life of the process, so deciding once is exact.
-fn trace() -> Option<DebugTrace> {
-    (LevelFilter::current() >= LevelFilter::DEBUG).then(|| {
-        let layer = TraceLayer::new_for_http()
-            .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
-            .on_request(())
-            .on_response(DefaultOnResponse::new().level(Level::DEBUG));
-        // Both arms of the option must answer the same type.
-        (MapResponseLayer::new(IntoResponse::into_response as fn(_) -> _), layer)
-    })
-}
-
-/// The trace layer as [`trace`] configures it, its answer mapped back to a plain [`Response`].
-type DebugTrace = (MapResponseLayer<fn(TraceResponse) -> Response>, Trace);
-
-/// The trace layer's type.
-type Trace =
-    TraceLayer<SharedClassifier<ServerErrorsAsFailures>, DefaultMakeSpan, (), DefaultOnResponse>;
-
-/// What the trace layer answers: the response with its body watched for its end.
-type TraceResponse = axum::http::Response<
-    tower_http::trace::ResponseBody<
-        Body,
-        tower_http::classify::NeverClassifyEos<ServerErrorsFailureClass>,
-        tower_http::trace::DefaultOnBodyChunk,
-        tower_http::trace::DefaultOnEos,
-        tower_http::trace::DefaultOnFailure,
-    >,
->;
 
 /// CORS for an allowlist of exact origins: credentials only for them, never `*`.
 fn cors(origins: &[HeaderValue]) -> CorsLayer {
