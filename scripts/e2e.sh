@@ -26,8 +26,9 @@ if [ "${1:-}" != "--serve" ]; then
   exec node "$e2e/$test.mjs" "$@"
 fi
 
+# `--serve` alone (no flags argument) means no extra flags.
 flags=${2-}
-shift 2
+shift $(($# < 2 ? $# : 2))
 log=$root/target/test-logs/e2e-$test-server.log
 mkdir -p "$(dirname "$log")"
 # Port 0: the system picks a free port, and the server prints the address it got.
