@@ -18,10 +18,9 @@ def goal_reading(t: dict) -> str:
     if ratio >= 0.8:
         return "this run **meets** it."
     return (f"this run **misses** it ({ratio:.2f}). Counted in instructions rather than timed "
-            "(`www/examples/count_instructions.sh`, callgrind), a heartbeat costs keeper-server "
-            "38,283 instructions and the ceiling 16,166: body reading with its timeout, the "
-            "inner router, allocation and the CORS layer are where the rest goes (see the "
-            "README).")
+            "(`www/examples/count_instructions.sh`, callgrind; the README has the last count), "
+            "body reading with its timeout, the inner router, allocation and the CORS layer are "
+            "where the rest goes.")
 
 
 def markdown(r: dict) -> str:
