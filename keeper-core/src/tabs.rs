@@ -205,8 +205,7 @@ impl Message {
                     failing_since: opt(n[5]),
                     warned: n[6] == 1,
                     last_activity_at: opt(n[7]),
-                    presence: *[Presence::Active, Presence::Prompted, Presence::Idle]
-                        .get(usize::try_from(n[8]).ok()?)?,
+                    presence: *PRESENCES.get(usize::try_from(n[8]).ok()?)?,
                 })),
             ),
             b'b' => (
@@ -281,6 +280,8 @@ fn wire(tag: &str, numbers: &[u64], failure: Option<&Failure>) -> String {
     out
 }
 
+// The decoding tables: the encoder writes a variant as its discriminant (`as u64`), so each
+// table lists its enum's variants in declaration order.
 const REASONS: [Reason; 6] =
     [Reason::Start, Reason::Timer, Reason::Activity, Reason::Manual, Reason::Resume, Reason::Retry];
 
@@ -291,6 +292,8 @@ const EXPIRY_REASONS: [ExpiryReason; 4] = [
     ExpiryReason::Revoked,
 ];
 
+const PRESENCES: [Presence; 3] = [Presence::Active, Presence::Prompted, Presence::Idle];
+
 fn reason(n: u64) -> Option<Reason> {
     REASONS.get(usize::try_from(n).ok()?).copied()
 }
@@ -298,6 +301,13 @@ fn reason(n: u64) -> Option<Reason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_decoding_table_lists_its_variants_in_declaration_order() {
+        assert!(REASONS.iter().enumerate().all(|(i, r)| *r as usize == i));
+        assert!(EXPIRY_REASONS.iter().enumerate().all(|(i, r)| *r as usize == i));
+        assert!(PRESENCES.iter().enumerate().all(|(i, p)| *p as usize == i));
+    }
     use alloc::vec;
 
     #[test]
