@@ -129,51 +129,108 @@ export interface LeaderChangeEvent {
 /** What `beat()` resolves with. */
 export type BeatResult = HeartbeatEvent | FailureEvent;
 
-/** Keeps one server session alive: heartbeats on a timer and on user activity, shared between
- * tabs, with every failure reported through the callbacks.
- *
- * `new SessionKeeper(options)` checks the options and builds a keeper in the `ready` state; it
- * throws an `Error` naming a bad option, or saying that there is no browser page (server-side
- * rendering). (These docs merge with the class below, whose glue carries none, to keep the
- * download small.) */
-export interface SessionKeeper {
-  /** Starts heartbeats and activity listening (a heartbeat is sent at once unless
-   * `beatOnStart` is false, or another tab already keeps the session). Calling it while
-   * running does nothing. */
-  start(): void;
-  /** Stops the timer and the listeners, aborts a request in flight and hands the heartbeats
-   * over to another tab. */
-  stop(): void;
-  /** "Stay signed in": dismisses an idle prompt (or idle) in every tab and sends a heartbeat. */
-  activate(): void;
-  /** Sends a heartbeat now (or joins the one in flight, or asks the leader tab) and resolves
-   * with its result; waits for a retry the server set with `Retry-After`; rejects when the
-   * keeper is not running or stops before the answer. */
-  beat(): Promise<BeatResult>;
-  /** `"ready"`, `"running"`, `"failing"`, `"expired"` or `"stopped"`. */
-  readonly state: KeeperState;
-  /** `"active"`, `"prompted"` or `"idle"` (always `"active"` without an idle policy). */
-  readonly presence: Presence;
-  /** True while this tab sends the heartbeats for all tabs of the session (or works alone). */
-  readonly isLeader: boolean;
-  /** When the session expires as of the last success, epoch ms; `undefined` before one. */
-  readonly expiresAt: number | undefined;
-  /** When the last successful heartbeat was answered, epoch ms; `undefined` before one. */
-  readonly lastHeartbeatAt: number | undefined;
-  /** When the user becomes idle unless active first, epoch ms; `undefined` without an idle
-   * policy. */
-  readonly idleAt: number | undefined;
-  /** Failures since the last success. */
-  readonly consecutiveFailures: number;
-}
 "#;
 
-// The class and its members are documented with `#[doc = concat!(..)]` rather than `///`: rustdoc
-// reads both, but wasm-bindgen copies only `///` comments into the JavaScript glue, where they
-// cost about 700 B gzipped of download that no browser reads. TypeScript users get the same
-// docs from the `SessionKeeper` interface in TYPES, which merges with the generated class.
-#[doc = concat!("Keeps one server session alive: heartbeats on a timer and on user activity, \
-    shared between tabs, with every failure reported through the callbacks.")]
+/// The docs of `SessionKeeper` and its members, written once for both readers: rustdoc reads them
+/// from `#[doc = doc!(..)]`, TypeScript from the `SessionKeeper` interface in [`KEEPER_TS`],
+/// which merges with the generated class. They are not `///` comments because wasm-bindgen
+/// copies those into the JavaScript glue, where they cost about 700 B gzipped of download that
+/// no browser reads.
+macro_rules! doc {
+    (class) => {
+        "Keeps one server session alive: heartbeats on a timer and on user activity, shared \
+         between tabs, with every failure reported through the callbacks."
+    };
+    (new) => {
+        "Checks the options and builds a keeper in the `ready` state; throws an `Error` naming a \
+         bad option, or saying that there is no browser page (server-side rendering)."
+    };
+    (start) => {
+        "Starts heartbeats and activity listening (a heartbeat is sent at once unless \
+         `beatOnStart` is false, or another tab already keeps the session). Calling it while \
+         running does nothing."
+    };
+    (stop) => {
+        "Stops the timer and the listeners, aborts a request in flight and hands the heartbeats \
+         over to another tab."
+    };
+    (activate) => {
+        "\"Stay signed in\": dismisses an idle prompt (or idle) in every tab and sends a heartbeat."
+    };
+    (beat) => {
+        "Sends a heartbeat now (or joins the one in flight, or asks the leader tab) and resolves \
+         with its result; waits for a retry the server set with `Retry-After`; rejects when the \
+         keeper is not running or stops before the answer."
+    };
+    (state) => {
+        "`\"ready\"`, `\"running\"`, `\"failing\"`, `\"expired\"` or `\"stopped\"`."
+    };
+    (presence) => {
+        "`\"active\"`, `\"prompted\"` or `\"idle\"` (always `\"active\"` without an idle policy)."
+    };
+    (isLeader) => {
+        "True while this tab sends the heartbeats for all tabs of the session (or works alone)."
+    };
+    (expiresAt) => {
+        "When the session expires as of the last success, epoch ms; `undefined` before one."
+    };
+    (lastHeartbeatAt) => {
+        "When the last successful heartbeat was answered, epoch ms; `undefined` before one."
+    };
+    (idleAt) => {
+        "When the user becomes idle unless active first, epoch ms; `undefined` without an idle \
+         policy."
+    };
+    (consecutiveFailures) => {
+        "Failures since the last success."
+    };
+}
+
+/// The class's docs and members for TypeScript, from [`doc!`].
+#[wasm_bindgen(typescript_custom_section)]
+const KEEPER_TS: &'static str = concat!(
+    "\n/** ",
+    doc!(class),
+    "\n *\n * `new SessionKeeper(options)`: ",
+    doc!(new),
+    " */\nexport interface SessionKeeper {\n",
+    "  /** ",
+    doc!(start),
+    " */\n  start(): void;\n",
+    "  /** ",
+    doc!(stop),
+    " */\n  stop(): void;\n",
+    "  /** ",
+    doc!(activate),
+    " */\n  activate(): void;\n",
+    "  /** ",
+    doc!(beat),
+    " */\n  beat(): Promise<BeatResult>;\n",
+    "  /** ",
+    doc!(state),
+    " */\n  readonly state: KeeperState;\n",
+    "  /** ",
+    doc!(presence),
+    " */\n  readonly presence: Presence;\n",
+    "  /** ",
+    doc!(isLeader),
+    " */\n  readonly isLeader: boolean;\n",
+    "  /** ",
+    doc!(expiresAt),
+    " */\n  readonly expiresAt: number | undefined;\n",
+    "  /** ",
+    doc!(lastHeartbeatAt),
+    " */\n  readonly lastHeartbeatAt: number | undefined;\n",
+    "  /** ",
+    doc!(idleAt),
+    " */\n  readonly idleAt: number | undefined;\n",
+    "  /** ",
+    doc!(consecutiveFailures),
+    " */\n  readonly consecutiveFailures: number;\n",
+    "}\n",
+);
+
+#[doc = doc!(class)]
 #[wasm_bindgen]
 pub struct SessionKeeper {
     shell: Rc<Shell>,
@@ -181,9 +238,7 @@ pub struct SessionKeeper {
 
 #[wasm_bindgen]
 impl SessionKeeper {
-    #[doc = concat!("Checks the options and builds a keeper in the `ready` state; throws an \
-        `Error` naming a bad option, or saying that there is no browser page (server-side \
-        rendering).")]
+    #[doc = doc!(new)]
     #[wasm_bindgen(skip_jsdoc, constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "SessionKeeperOptions")] options: JsValue,
@@ -202,28 +257,22 @@ impl SessionKeeper {
         }
     }
 
-    #[doc = concat!("Starts heartbeats and activity listening (a heartbeat is sent at once \
-        unless `beatOnStart` is false, or another tab already keeps the session). Calling it \
-        while running does nothing.")]
+    #[doc = doc!(start)]
     pub fn start(&self) {
         self.shell.start();
     }
 
-    #[doc = concat!("Stops the timer and the listeners, aborts a request in flight and hands the \
-        heartbeats over to another tab.")]
+    #[doc = doc!(stop)]
     pub fn stop(&self) {
         self.shell.stop();
     }
 
-    #[doc = concat!(r#""Stay signed in": dismisses an idle prompt (or idle) in every tab and "#,
-        "sends a heartbeat.")]
+    #[doc = doc!(activate)]
     pub fn activate(&self) {
         self.shell.activate();
     }
 
-    #[doc = concat!("Sends a heartbeat now (or joins the one in flight, or asks the leader tab) \
-        and resolves with its result; waits for a retry the server set with `Retry-After`; \
-        rejects when the keeper is not running or stops before the answer.")]
+    #[doc = doc!(beat)]
     #[wasm_bindgen(skip_jsdoc, unchecked_return_type = "Promise<BeatResult>")]
     pub fn beat(&self) -> Promise {
         let mut settle: Option<(Function, Function)> = None;
@@ -251,7 +300,7 @@ impl SessionKeeper {
         promise
     }
 
-    #[doc = concat!(r#"`"ready"`, `"running"`, `"failing"`, `"expired"` or `"stopped"`."#)]
+    #[doc = doc!(state)]
     #[wasm_bindgen(skip_jsdoc, getter, unchecked_return_type = "KeeperState")]
     // A `JsValue` rather than a `String`: a string returned to JavaScript costs the glue a
     // copy out of the wasm memory and a call back to free it, in every getter that does it.
@@ -259,42 +308,37 @@ impl SessionKeeper {
         JsValue::from_str(self.shell.state().as_str())
     }
 
-    #[doc = concat!(r#"`"active"`, `"prompted"` or `"idle"` (always `"active"` without an idle "#,
-        "policy).")]
+    #[doc = doc!(presence)]
     #[wasm_bindgen(skip_jsdoc, getter, unchecked_return_type = "Presence")]
     pub fn presence(&self) -> JsValue {
         JsValue::from_str(self.shell.presence().as_str())
     }
 
-    #[doc = concat!("True while this tab sends the heartbeats for all tabs of the session (or \
-        works alone).")]
+    #[doc = doc!(isLeader)]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = isLeader)]
     pub fn is_leader(&self) -> bool {
         self.shell.is_leader()
     }
 
-    #[doc = concat!("When the session expires as of the last success, epoch ms; `undefined` \
-        before one.")]
+    #[doc = doc!(expiresAt)]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = expiresAt, unchecked_return_type = "number | undefined")]
     pub fn expires_at(&self) -> JsValue {
         epoch_ms(&self.shell, Machine::expires_at)
     }
 
-    #[doc = concat!("When the last successful heartbeat was answered, epoch ms; `undefined` \
-        before one.")]
+    #[doc = doc!(lastHeartbeatAt)]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = lastHeartbeatAt, unchecked_return_type = "number | undefined")]
     pub fn last_heartbeat_at(&self) -> JsValue {
         epoch_ms(&self.shell, Machine::last_heartbeat_at)
     }
 
-    #[doc = concat!("When the user becomes idle unless active first, epoch ms; `undefined` \
-        without an idle policy.")]
+    #[doc = doc!(idleAt)]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = idleAt, unchecked_return_type = "number | undefined")]
     pub fn idle_at(&self) -> JsValue {
         epoch_ms(&self.shell, Machine::idle_at)
     }
 
-    #[doc = concat!("Failures since the last success.")]
+    #[doc = doc!(consecutiveFailures)]
     #[wasm_bindgen(skip_jsdoc, getter, js_name = consecutiveFailures)]
     pub fn consecutive_failures(&self) -> u32 {
         self.shell.read(|m| m.consecutive_failures()).unwrap_or(0)
