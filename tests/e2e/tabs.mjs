@@ -655,6 +655,8 @@ async function failuresReachEveryTab(run) {
     assert.equal(recovered[i].source, source, `${page.label}: the recovery is ${source} news`);
   });
   assert.ok(failing.every((v) => v.consecutiveFailures >= 1));
+  const consoleWarnings = run.problems.filter((p) => /failing for failureWarningMs/.test(p));
+  assert.equal(consoleWarnings.length, 1, `one console warning, the leader's: ${consoleWarnings}`);
   run.step(
     `server away for ${secs(OUTAGE_MS)}: ${leaderErrors} failures, a warning and the recovery in ` +
       `every tab, ${secs(recovered[0].at - wentAt)} after it went`,

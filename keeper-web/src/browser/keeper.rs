@@ -15,7 +15,7 @@ use core::mem::take;
 
 use js_sys::{Function, Promise};
 use keeper_core::election::Step;
-use keeper_core::event::{Event, Failure, Heartbeat, Presence, State};
+use keeper_core::event::{Event, Failure, Heartbeat, Presence, Source, State};
 use keeper_core::machine::{Command, Input, Machine, RequestId, Role, earliest};
 use keeper_core::options::{Options, OptionsError};
 use keeper_core::tabs::Message;
@@ -213,7 +213,8 @@ impl Shell {
             match event {
                 Event::Heartbeat(h) => self.settle(BeatOutcome::Heartbeat(h)),
                 Event::Error(f) => self.settle(BeatOutcome::Failed(f)),
-                Event::Warning { .. } => web_sys::console::warn_1(
+                // Once, from the tab that sends: every tab hears the warning.
+                Event::Warning { source: Source::ThisTab, .. } => web_sys::console::warn_1(
                     &"session-keeper: heartbeats have been failing for failureWarningMs".into(),
                 ),
                 _ => {}
