@@ -6,7 +6,8 @@ mod common;
 
 use common::{MIN, SEC, T0, sends};
 use keeper_core::event::{Event, ExpiryReason, Source, State};
-use keeper_core::live::{LEAD_SETTLE_MS, Push, RECONNECT_MAX_MS, RECONNECT_MIN_MS};
+use keeper_core::live::{Push, RECONNECT_MAX_MS, RECONNECT_MIN_MS};
+use keeper_core::machine::LEAD_SETTLE_MS;
 use keeper_core::machine::{Command, Input, Machine};
 use keeper_core::options::Timing;
 use keeper_core::reply::{Reply, ReplyBody};

@@ -8,6 +8,7 @@ mod common;
 use common::{HOUR, MIN, SEC, T0, actives, count, errors, heartbeats, idle_timing, idles, prompts};
 use keeper_core::election::{BEACON_MS, CLAIM_MS, LEADER_TIMEOUT_MS};
 use keeper_core::event::{Event, ExpiryReason, Presence, Reason, Source, State};
+use keeper_core::machine::LEAD_SETTLE_MS;
 use keeper_core::machine::{Input, Role};
 use keeper_core::options::Timing;
 use keeper_core::reply::Reply;
@@ -192,7 +193,7 @@ fn every_tab_sees_the_session_end() {
 }
 
 #[test]
-fn a_tab_that_takes_over_during_an_outage_retries_at_once_and_keeps_the_episode() {
+fn a_tab_that_takes_over_during_an_outage_retries_once_settled_and_keeps_the_episode() {
     let mut t = tabs(3, Timing::default(), Coordination::Locks);
     t.set_server(|now| {
         let down = (T0 + 10 * MIN..T0 + 20 * MIN).contains(&now);
@@ -201,13 +202,38 @@ fn a_tab_that_takes_over_during_an_outage_retries_at_once_and_keeps_the_episode(
     t.advance_to(T0 + 13 * MIN);
     assert_eq!(t.machine(1).state(), State::Failing, "the follower heard the failures");
     t.crash(0);
-    assert_eq!(t.sent().last(), Some(&(T0 + 13 * MIN, 1, Reason::Retry)), "at once");
+    // Not at once: the old leader's last news may still be on its way.
+    let settled = T0 + 13 * MIN + LEAD_SETTLE_MS;
+    t.advance_to(settled);
+    assert_eq!(t.sent().last(), Some(&(settled, 1, Reason::Retry)));
     t.advance_to(T0 + HOUR);
     for tab in 1..3 {
         let warnings = count(&t.events(tab), |e| matches!(e, Event::Warning { .. }));
         let recovered = count(&t.events(tab), |e| matches!(e, Event::Recovered { .. }));
         assert_eq!((warnings, recovered), (1, 1), "tab {tab}: one episode, told once");
         assert_eq!(t.machine(tab).state(), State::Running);
+    }
+}
+
+#[test]
+fn a_tab_that_takes_over_as_the_session_ends_hears_of_the_end_before_it_sends() {
+    // The server fails for a while (every tab is in the failure episode, so a new leader owes a
+    // retry), then answers 404: the leader lets the lock go, and the lock reaches the next tab
+    // before the leader's message that the session is gone.
+    let mut t = tabs(3, Timing::default(), Coordination::Locks);
+    t.set_channel_delay(40);
+    t.set_server(|now| Some(if now < T0 + 10 * MIN { ok(1_200.0) } else { Reply::status(503) }));
+    t.advance_to(T0 + 11 * MIN);
+    assert!((0..3).all(|tab| t.machine(tab).state() == State::Failing));
+    let ended = t.sent().last().map(|s| s.0).unwrap_or(0) + 1;
+    t.set_server(move |now| {
+        Some(if now < ended { Reply::status(503) } else { Reply::status(404) })
+    });
+    t.advance_to(T0 + HOUR);
+    let after: Vec<_> = t.sent().iter().filter(|s| s.0 >= ended).collect();
+    assert_eq!(after.len(), 1, "only the request that heard the 404: {after:?}");
+    for tab in 0..3 {
+        assert_eq!(t.machine(tab).state(), State::Expired, "tab {tab}");
     }
 }
 

@@ -16,13 +16,6 @@ pub const RECONNECT_MIN_MS: u64 = 1_000;
 /// No reconnect waits longer than this.
 pub const RECONNECT_MAX_MS: u64 = 30_000;
 
-/// A tab that has just become the leader waits this long before it opens the live channel. The
-/// previous leader's last messages may still be on their way through the `BroadcastChannel`,
-/// above all the session's end, which is what hands the lock over; a socket opened for a session
-/// that ended is refused (a console error in the page) or closed while still connecting (a
-/// console warning).
-pub const LEAD_SETTLE_MS: u64 = 250;
-
 /// What the server pushed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Push {

@@ -20,7 +20,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::event::{Event, ExpiryReason, Failure, Heartbeat, Presence, Reason, Source, State};
-use crate::live::{LEAD_SETTLE_MS, Link, Push};
+use crate::live::{Link, Push};
 use crate::options::Timing;
 use crate::presence::IdleClock;
 use crate::reply::{Reply, Verdict, describe_failure};
@@ -29,6 +29,13 @@ use crate::text::push_u64;
 
 /// Identifies one heartbeat request, so a late answer to an aborted request is ignored.
 pub type RequestId = u64;
+
+/// A tab that has just taken over from another leader sends nothing, and opens no live channel,
+/// for this long. The old leader's last messages may still be on their way through the
+/// `BroadcastChannel`, above all that the session ended, which is what hands the lock over: a
+/// heartbeat sent meanwhile would get a 404 (and a console error in the page), and a socket would
+/// be refused or closed while still connecting. What it would have sent, it sends after.
+pub const LEAD_SETTLE_MS: u64 = 250;
 
 /// A timer heartbeat that runs later than this after it was due is reported as a `resume`:
 /// the tab was throttled in the background or the device slept. Chrome delays background
@@ -188,6 +195,10 @@ pub struct Machine {
     /// reaches every tab, and only the one that asked takes it on: the others would reset their
     /// failure count and be prompted a second time.
     awaiting_snapshot: bool,
+    /// A new leader sends nothing before this; what it would have sent meanwhile is `owed`.
+    /// See [`LEAD_SETTLE_MS`].
+    settle_until: u64,
+    owed: Option<Reason>,
     idle: IdleClock,
     link: Option<Link>,
     /// The latest `now` seen, to notice the wall clock being set back.
@@ -219,6 +230,8 @@ impl Machine {
             forwarded_at: None,
             beat_requested: false,
             awaiting_snapshot: false,
+            settle_until: 0,
+            owed: None,
             link: None,
             last_now: 0,
         }
@@ -368,6 +381,7 @@ impl Machine {
             (Role::Follower, _) => expiry,
             (_, Some(flight)) => Some(flight.sent_at + self.timing.timeout_ms),
             (_, None) if self.idle.presence() == Presence::Idle => Some(self.idle_end()),
+            (_, None) if self.owed.is_some() => Some(self.settle_until),
             (_, None) => Some(expiry.map_or(self.due_at(), |e| e.min(self.due_at()))),
         };
         let warning = self
@@ -493,8 +507,14 @@ impl Machine {
         }
         self.role = Role::Leader;
         out.push(Command::Emit(Event::LeaderChange { leader: true }));
+        // A tab led before this one (this tab heard of a heartbeat or a push): its last news,
+        // above all that the session ended, may still be on its way. The very first leader has
+        // nothing to wait for.
+        if self.last_sent_at.is_some() || self.expiry.is_some() || self.failing_since.is_some() {
+            self.settle_until = now + LEAD_SETTLE_MS;
+        }
         if let Some(link) = self.link.as_mut() {
-            link.hold_until(now + LEAD_SETTLE_MS);
+            link.hold_until(self.settle_until);
         }
         if !self.state.is_active() || self.in_flight.is_some() {
             return;
@@ -532,6 +552,8 @@ impl Machine {
         self.role = Role::Follower;
         self.abort_in_flight(out);
         self.retry = None;
+        // A heartbeat the page asked for is still wanted if this tab leads again.
+        self.beat_requested |= self.owed.take() == Some(Reason::Manual);
         out.push(Command::Emit(Event::LeaderChange { leader: false }));
     }
 
@@ -654,6 +676,9 @@ impl Machine {
             }
             return;
         }
+        if let Some(reason) = self.owed.filter(|_| now >= self.settle_until) {
+            return self.send(now, reason, out);
+        }
         let due = self.due_at();
         if now >= due {
             let reason = if self.retry.is_some() {
@@ -710,7 +735,7 @@ impl Machine {
 
     /// The earliest time activity may send (or, in a follower, forward) a heartbeat.
     fn beat_gate(&self) -> u64 {
-        if self.in_flight.is_some() {
+        if self.in_flight.is_some() || self.owed.is_some() {
             return u64::MAX;
         }
         let last = self.last_sent_at.max(self.forwarded_at);
@@ -723,6 +748,12 @@ impl Machine {
     }
 
     fn send(&mut self, now: u64, reason: Reason, out: &mut Vec<Command>) {
+        if now < self.settle_until {
+            // The first reason is kept: the page's own request or activity, or the start.
+            self.owed = self.owed.or(Some(reason));
+            return;
+        }
+        self.owed = None;
         self.anchor_at = now;
         self.last_sent_at = Some(now);
         self.retry = None;

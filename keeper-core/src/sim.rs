@@ -285,24 +285,14 @@ impl Tabs {
             log: Vec::new(),
         });
         self.feed(index, Input::Start);
-        match self.coordination {
-            Coordination::Locks => {
-                self.lock_queue.push(index);
-                if self.lock_queue.len() == 1 {
-                    self.feed(index, Input::Lead);
-                }
-            }
-            Coordination::Election => {
-                let steps = self.tabs[index].election.start(self.now);
-                self.apply(index, steps);
-            }
-        }
         self.advance_to(self.now);
         index
     }
 
     /// The tab is closed normally: a leader hands over at once.
     pub fn close(&mut self, tab: usize) {
+        // Closed first, so that nothing it is fed while leaving makes it take part again.
+        self.tabs[tab].open = false;
         if self.coordination == Coordination::Election {
             let steps = self.tabs[tab].election.stop();
             self.apply(tab, steps);
@@ -320,14 +310,43 @@ impl Tabs {
         self.tabs[tab].open = false;
         self.answers.retain(|a| a.1 != tab);
         if let Some(position) = self.lock_queue.iter().position(|t| *t == tab) {
-            self.lock_queue.remove(position);
-            if position == 0
-                && let Some(&next) = self.lock_queue.first()
-            {
-                self.feed(next, Input::Lead);
-            }
+            self.release(position);
         }
         self.advance_to(self.now);
+    }
+
+    /// The holder or a waiter at `position` leaves the lock's queue; the next waiter gets the
+    /// lock at once, before any message still on its way.
+    fn release(&mut self, position: usize) {
+        self.lock_queue.remove(position);
+        if position == 0
+            && let Some(&next) = self.lock_queue.first()
+        {
+            self.feed(next, Input::Lead);
+        }
+    }
+
+    /// Like the browser shell after every input: a running keeper takes part in choosing the
+    /// leader, and one that stopped or expired leaves (a leader lets the lock go).
+    fn coordinate(&mut self, tab: usize) {
+        let active = self.tabs[tab].machine.state().is_active();
+        match self.coordination {
+            Coordination::Locks => match self.lock_queue.iter().position(|t| *t == tab) {
+                None if active => {
+                    self.lock_queue.push(tab);
+                    if self.lock_queue.len() == 1 {
+                        self.feed(tab, Input::Lead);
+                    }
+                }
+                Some(position) if !active => self.release(position),
+                _ => {}
+            },
+            Coordination::Election => {
+                let election = &mut self.tabs[tab].election;
+                let steps = if active { election.start(self.now) } else { election.stop() };
+                self.apply(tab, steps);
+            }
+        }
     }
 
     /// Feeds `input` to one tab now.
@@ -473,5 +492,6 @@ impl Tabs {
             };
             self.tabs[tab].log.push((self.now, record));
         }
+        self.coordinate(tab);
     }
 }
