@@ -53,8 +53,9 @@ pub const MAX_SAFETY_MARGIN_MS: u64 = 30_000;
 /// clock's resolution, and the most a `mousemove` storm costs the channel between tabs.
 pub const ACTIVITY_NOTE_MS: u64 = 1_000;
 
-/// A follower gives the leader's news this long past the expiry before it calls the session
-/// expired itself, so a success that is still on its way between tabs is not mistaken for none.
+/// A follower gives the leader's news this long past the expiry, on top of `timeoutMs` (the
+/// leader's last request may be in flight until then), before it calls the session expired
+/// itself, so a success that is still on its way is not mistaken for none.
 pub const PEER_GRACE_MS: u64 = 2_000;
 
 /// Something that happened, fed to [`Machine::handle`] with the time it happened.
@@ -265,8 +266,9 @@ impl Machine {
             Input::Tick | Input::Visible => self.review(now, &mut out),
             Input::Online => {
                 self.offline = false;
-                // The network is back: a pending retry need not wait out its backoff.
-                if let Some(retry) = self.retry.as_mut() {
+                // The network is back: a pending retry need not wait out its backoff, unless the
+                // server asked for the wait (`Retry-After`).
+                if let Some(retry) = self.retry.as_mut().filter(|r| !r.server_asked) {
                     retry.at = retry.at.min(now);
                 }
                 self.review(now, &mut out);
@@ -523,7 +525,7 @@ impl Machine {
             // This tab's page asked for a heartbeat that no leader sent.
             return self.send(now, Reason::Manual, out);
         }
-        if self.forwarded_at.take() > self.last_sent_at {
+        if self.forwarded_at.take() > self.last_sent_at && self.idle.presence() != Presence::Idle {
             // Activity here that no leader heard: it is this tab's to send.
             return self.send(now, Reason::Activity, out);
         }
@@ -573,7 +575,8 @@ impl Machine {
                 out.push(Command::Emit(Event::Error(failure)));
                 self.set_state(State::Failing, out);
             }
-            Fact::Warning { since, failures } if !leader => {
+            // Across a handover both leaders may warn of one episode: the page hears it once.
+            Fact::Warning { since, failures } if !leader && !self.warned => {
                 self.warned = true;
                 out.push(Command::Emit(Event::Warning {
                     since,
@@ -701,7 +704,7 @@ impl Machine {
 
     fn expiry_deadline(&self, expiry: Expiry) -> u64 {
         match self.role {
-            Role::Follower => expiry.at + PEER_GRACE_MS,
+            Role::Follower => expiry.at + self.timing.timeout_ms + PEER_GRACE_MS,
             _ => expiry.at,
         }
     }
