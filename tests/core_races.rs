@@ -111,7 +111,6 @@ fn going_back_online_does_not_cut_short_a_retry_after() {
 }
 
 #[test]
-#[ignore = "bug: a prompted tab ignores another tab's activity even when that activity happened before its prompt was due"]
 fn activity_just_before_the_prompt_keeps_every_tab_out_of_it() {
     let mut t = tabs(2, idle_timing(15 * MIN, MIN), Coordination::Locks);
     t.set_channel_delay(400);
@@ -132,7 +131,6 @@ fn activity_just_before_the_prompt_keeps_every_tab_out_of_it() {
 }
 
 #[test]
-#[ignore = "bug: IdleClock::join takes a prompted snapshot's last activity outright, undoing an activate heard before the snapshot"]
 fn activate_in_another_tab_while_a_new_tab_s_snapshot_is_on_its_way_leaves_no_tab_prompted() {
     let mut t = tabs(2, idle_timing(15 * MIN, MIN), Coordination::Locks);
     let opened = T0 + 14 * MIN + 10 * SEC;
@@ -175,7 +173,6 @@ fn a_tab_that_takes_over_while_the_user_is_idle_sends_nothing() {
 }
 
 #[test]
-#[ignore = "bug: awaiting_snapshot stays set when a hello goes unanswered (no leader yet), so the tab adopts the snapshot meant for a later tab"]
 fn a_tab_whose_own_hello_went_unanswered_does_not_take_a_later_tab_s_snapshot() {
     // With the election, tabs that open together say hello before anyone leads: nobody answers,
     // and each keeps waiting for a snapshot, so they all take the one the leader later sends a

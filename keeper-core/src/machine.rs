@@ -37,6 +37,11 @@ pub type RequestId = u64;
 /// be refused or closed while still connecting. What it would have sent, it sends after.
 pub const LEAD_SETTLE_MS: u64 = 250;
 
+/// A tab that opens takes the leader's answer to its hello if it comes within this long. A hello
+/// that no leader answered (none led yet) must not make the tab take, minutes later, the answer
+/// to another tab's hello: it knows more recent news by then.
+pub const SNAPSHOT_WAIT_MS: u64 = 5_000;
+
 /// A timer heartbeat that runs later than this after it was due is reported as a `resume`:
 /// the tab was throttled in the background or the device slept. Chrome delays background
 /// timers by up to a second, which still counts as on time.
@@ -192,10 +197,10 @@ pub struct Machine {
     /// A follower asked the leader for a heartbeat (`beat()`, `activate()`) and heard no result
     /// yet: if it becomes the leader first, it sends the heartbeat itself.
     beat_requested: bool,
-    /// This tab said hello and has not yet had the leader's snapshot. The leader's answer
+    /// Until when this tab, having said hello, takes the leader's snapshot. The leader's answer
     /// reaches every tab, and only the one that asked takes it on: the others would reset their
-    /// failure count and be prompted a second time.
-    awaiting_snapshot: bool,
+    /// failure count and be prompted a second time. See [`SNAPSHOT_WAIT_MS`].
+    snapshot_until: u64,
     /// A new leader sends nothing before this; what it would have sent meanwhile is `owed`.
     /// See [`LEAD_SETTLE_MS`].
     settle_until: u64,
@@ -230,7 +235,7 @@ impl Machine {
             offline: false,
             forwarded_at: None,
             beat_requested: false,
-            awaiting_snapshot: false,
+            snapshot_until: 0,
             settle_until: 0,
             owed: None,
             link: None,
@@ -427,7 +432,7 @@ impl Machine {
         self.idle.start(now);
         self.set_state(State::Running, out);
         if self.role == Role::Follower {
-            self.awaiting_snapshot = true;
+            self.snapshot_until = now + SNAPSHOT_WAIT_MS;
             out.push(Command::Tell(Fact::Hello));
             if self.idle.enabled() {
                 // Opening a tab is activity too.
@@ -508,6 +513,7 @@ impl Machine {
             return;
         }
         self.role = Role::Leader;
+        self.snapshot_until = 0;
         out.push(Command::Emit(Event::LeaderChange { leader: true }));
         // A tab led before this one (this tab heard of a heartbeat or a push): its last news,
         // above all that the session ended, may still be on its way. The very first leader has
@@ -566,7 +572,9 @@ impl Machine {
         let leader = self.role == Role::Leader;
         match fact {
             Fact::Hello if leader => out.push(Command::Tell(Fact::Snapshot(self.snapshot()))),
-            Fact::Snapshot(snapshot) if !leader && core::mem::take(&mut self.awaiting_snapshot) => {
+            Fact::Snapshot(snapshot)
+                if !leader && now <= core::mem::take(&mut self.snapshot_until) =>
+            {
                 self.adopt(now, snapshot, out);
             }
             Fact::Beat(heartbeat) => self.succeed(heartbeat, out),

@@ -19,11 +19,13 @@ pub(crate) struct IdleClock {
     policy: Option<IdlePolicy>,
     presence: Presence,
     last_activity_at: u64,
+    /// The latest `activate()` in any tab: a prompt older than it is over.
+    activated_at: u64,
 }
 
 impl IdleClock {
     pub(crate) fn new(policy: Option<IdlePolicy>) -> Self {
-        IdleClock { policy, presence: Presence::Active, last_activity_at: 0 }
+        IdleClock { policy, presence: Presence::Active, last_activity_at: 0, activated_at: 0 }
     }
 
     pub(crate) fn enabled(&self) -> bool {
@@ -43,6 +45,7 @@ impl IdleClock {
     pub(crate) fn start(&mut self, now: u64) {
         self.presence = Presence::Active;
         self.last_activity_at = now;
+        self.activated_at = 0;
     }
 
     /// When the user becomes idle, with the policy on.
@@ -56,11 +59,14 @@ impl IdleClock {
     }
 
     /// Ordinary activity at `at`, here or in another tab. Returns false when it is ignored
-    /// because the user is being prompted.
+    /// because the user is being prompted. Activity from before the prompt was due (news from
+    /// another tab that crossed the prompt) ends it.
     pub(crate) fn activity(&mut self, at: u64, source: Source, out: &mut Vec<Command>) -> bool {
         match self.presence {
-            Presence::Prompted => return false,
-            Presence::Idle => {
+            Presence::Prompted if self.prompt_at().is_none_or(|prompt_at| at >= prompt_at) => {
+                return false;
+            }
+            Presence::Prompted | Presence::Idle => {
                 self.presence = Presence::Active;
                 out.push(Command::Emit(Event::Active { source }));
             }
@@ -74,7 +80,8 @@ impl IdleClock {
     /// they are in one (its own opening was ordinary activity, which a prompt ignores). Their
     /// idle it does not take: its opening ends idle, and it has told them so.
     pub(crate) fn join(&mut self, now: u64, at: u64, presence: Presence, out: &mut Vec<Command>) {
-        if presence == Presence::Prompted {
+        // A prompt that an `activate()` heard since has dismissed is over.
+        if presence == Presence::Prompted && at >= self.activated_at {
             self.last_activity_at = at;
             self.review(now, out);
         } else {
@@ -89,6 +96,7 @@ impl IdleClock {
             out.push(Command::Emit(Event::Active { source }));
         }
         self.last_activity_at = self.last_activity_at.max(at);
+        self.activated_at = self.activated_at.max(at);
     }
 
     /// Moves to prompted or idle when their time has come.
