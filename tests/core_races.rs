@@ -73,7 +73,6 @@ fn a_warning_in_transit_at_a_handover_is_not_reported_twice_in_the_other_tabs() 
 }
 
 #[test]
-#[ignore = "bug: Input::Lead with failures > 0 retries at once; the Retry-After the old leader was given is never told to the other tabs"]
 fn a_new_leader_honours_the_retry_after_the_old_leader_was_given() {
     let mut t = tabs(2, Timing::default(), Coordination::Locks);
     // The timer heartbeat at T0 + 5 min is told to wait 2 minutes.

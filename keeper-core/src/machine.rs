@@ -201,6 +201,9 @@ pub struct Machine {
     /// reaches every tab, and only the one that asked takes it on: the others would reset their
     /// failure count and be prompted a second time. See [`SNAPSHOT_WAIT_MS`].
     snapshot_until: u64,
+    /// Until when the server asked the leader to wait (`Retry-After`), as this tab last heard:
+    /// taking over a failure episode, it waits as long.
+    server_wait_until: u64,
     /// A new leader sends nothing before this; what it would have sent meanwhile is `owed`.
     /// See [`LEAD_SETTLE_MS`].
     settle_until: u64,
@@ -236,6 +239,7 @@ impl Machine {
             forwarded_at: None,
             beat_requested: false,
             snapshot_until: 0,
+            server_wait_until: 0,
             settle_until: 0,
             owed: None,
             link: None,
@@ -306,7 +310,7 @@ impl Machine {
             link.sync(wanted, now, &mut out);
         }
         if self.role == Role::Leader {
-            tell_results(&mut out);
+            tell_results(&mut out, self.retry.filter(|r| r.server_asked).map(|r| r.at));
         }
         out
     }
@@ -547,8 +551,10 @@ impl Machine {
         // interval more.
         self.anchor_at = self.last_sent_at.unwrap_or(self.anchor_at);
         if self.failures > 0 {
-            // Take over a failure episode with a retry at once, not a full interval later.
-            self.retry = Some(Retry { at: now, server_asked: false });
+            // Take over a failure episode with a retry at once, not a full interval later; but not
+            // before the server said (`Retry-After`).
+            let at = now.max(self.server_wait_until);
+            self.retry = Some(Retry { at, server_asked: at > now });
         }
         self.review(now, out);
     }
@@ -584,6 +590,7 @@ impl Machine {
                 self.set_state(State::Failing, out);
             }
             // Across a handover both leaders may warn of one episode: the page hears it once.
+            Fact::Wait { until } if !leader => self.server_wait_until = until,
             Fact::Warning { since, failures } if !leader && !self.warned => {
                 self.warned = true;
                 out.push(Command::Emit(Event::Warning {
@@ -834,6 +841,7 @@ impl Machine {
         self.last_sent_at = self.last_sent_at.max(Some(sent_at));
         self.anchor_at = self.anchor_at.max(sent_at);
         self.retry = None;
+        self.server_wait_until = 0;
         out.push(Command::Emit(Event::Heartbeat(heartbeat)));
         // A follower hears the leader's own recovery as a fact of its own.
         if let (Source::ThisTab, true, Some(since)) = (source, self.warned, self.failing_since) {
@@ -965,13 +973,17 @@ impl Machine {
 /// A leader tells the other tabs every result it emits, in the order it emits them, after them;
 /// a failure that ended the session goes with its end. (Appended to `out` as they are made: a
 /// second list would cost the package its own growth, iteration and drop code.)
-fn tell_results(out: &mut Vec<Command>) {
+fn tell_results(out: &mut Vec<Command>, server_wait: Option<u64>) {
     let emitted = out.len();
     for at in 0..emitted {
         let Some(Command::Emit(event)) = out.get(at) else { continue };
+        let mut wait = None;
         let fact = match event {
             Event::Heartbeat(h) if h.source == Source::ThisTab => Fact::Beat(h.clone()),
-            Event::Error(f) if f.source == Source::ThisTab => Fact::Failed(f.clone()),
+            Event::Error(f) if f.source == Source::ThisTab => {
+                wait = server_wait;
+                Fact::Failed(f.clone())
+            }
             Event::Warning { since, failures, source: Source::ThisTab } => {
                 Fact::Warning { since: *since, failures: *failures }
             }
@@ -988,6 +1000,9 @@ fn tell_results(out: &mut Vec<Command>) {
             }
             _ => continue,
         };
+        if let Some(until) = wait {
+            out.push(Command::Tell(Fact::Wait { until }));
+        }
         out.push(Command::Tell(fact));
     }
 }

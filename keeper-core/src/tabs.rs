@@ -27,6 +27,12 @@ pub enum Fact {
     Beat(Heartbeat),
     /// The leader's heartbeat failed.
     Failed(Failure),
+    /// The server asked the leader to wait before its next heartbeat (`Retry-After`): a tab
+    /// that takes over waits as long.
+    Wait {
+        /// Until when.
+        until: u64,
+    },
     /// The leader's heartbeats have failed for `failureWarningMs`.
     Warning {
         /// When the episode began.
@@ -95,6 +101,7 @@ impl Fact {
             Fact::Gone(f, end) => {
                 ("g", &[f.reason as u64, u64::from(f.status), f.sent_at, *end as u64])
             }
+            Fact::Wait { until } => ("y", &[*until]),
             Fact::Warning { since, failures } => ("w", &[*since, u64::from(*failures)]),
             Fact::Recovered { failures, downtime_ms } => {
                 ("r", &[u64::from(*failures), *downtime_ms])
@@ -237,6 +244,7 @@ impl Message {
                     }
                 }
             }
+            b'y' => (1, Message::Fact(Fact::Wait { until: n[0] })),
             b'w' => (2, Message::Fact(Fact::Warning { since: n[0], failures: small(n[1])? })),
             b'r' => {
                 (2, Message::Fact(Fact::Recovered { failures: small(n[0])?, downtime_ms: n[1] }))
@@ -347,6 +355,7 @@ mod tests {
             })),
             Message::Fact(Fact::Beat(heartbeat)),
             Message::Fact(Fact::Failed(failure)),
+            Message::Fact(Fact::Wait { until: 1_800_000_120_000 }),
             Message::Fact(Fact::Warning { since: 1, failures: 3 }),
             Message::Fact(Fact::Recovered { failures: 3, downtime_ms: 90_000 }),
             Message::Fact(Fact::Expired(ExpiryReason::Revoked)),
