@@ -589,8 +589,8 @@ impl Machine {
                 out.push(Command::Emit(Event::Error(failure)));
                 self.set_state(State::Failing, out);
             }
-            // Across a handover both leaders may warn of one episode: the page hears it once.
             Fact::Wait { until } if !leader => self.server_wait_until = until,
+            // Across a handover both leaders may warn of one episode: the page hears it once.
             Fact::Warning { since, failures } if !leader && !self.warned => {
                 self.warned = true;
                 out.push(Command::Emit(Event::Warning {

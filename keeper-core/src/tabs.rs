@@ -309,6 +309,7 @@ fn reason(n: u64) -> Option<Reason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     #[test]
     fn each_decoding_table_lists_its_variants_in_declaration_order() {
@@ -316,7 +317,6 @@ mod tests {
         assert!(EXPIRY_REASONS.iter().enumerate().all(|(i, r)| *r as usize == i));
         assert!(PRESENCES.iter().enumerate().all(|(i, p)| *p as usize == i));
     }
-    use alloc::vec;
 
     #[test]
     fn every_message_survives_the_wire() {

@@ -186,49 +186,35 @@ macro_rules! doc {
     };
 }
 
-/// The class's docs and members for TypeScript, from [`doc!`].
+/// The `SessionKeeper` interface for TypeScript: each member's declaration with its [`doc!`].
+// Used by a typescript_custom_section, which wasm-bindgen leaves out of host builds.
+#[allow(unused_macros)]
+macro_rules! keeper_interface {
+    ($($member:ident: $declaration:literal;)+) => {
+        concat!(
+            "\n/** ", doc!(class), "\n *\n * `new SessionKeeper(options)`: ", doc!(new), " */\n",
+            "export interface SessionKeeper {\n",
+            $("  /** ", doc!($member), " */\n  ", $declaration, ";\n",)+
+            "}\n"
+        )
+    };
+}
+
+/// The class's docs and members for TypeScript, which merge with the generated class.
 #[wasm_bindgen(typescript_custom_section)]
-const KEEPER_TS: &'static str = concat!(
-    "\n/** ",
-    doc!(class),
-    "\n *\n * `new SessionKeeper(options)`: ",
-    doc!(new),
-    " */\nexport interface SessionKeeper {\n",
-    "  /** ",
-    doc!(start),
-    " */\n  start(): void;\n",
-    "  /** ",
-    doc!(stop),
-    " */\n  stop(): void;\n",
-    "  /** ",
-    doc!(activate),
-    " */\n  activate(): void;\n",
-    "  /** ",
-    doc!(beat),
-    " */\n  beat(): Promise<BeatResult>;\n",
-    "  /** ",
-    doc!(state),
-    " */\n  readonly state: KeeperState;\n",
-    "  /** ",
-    doc!(presence),
-    " */\n  readonly presence: Presence;\n",
-    "  /** ",
-    doc!(isLeader),
-    " */\n  readonly isLeader: boolean;\n",
-    "  /** ",
-    doc!(expiresAt),
-    " */\n  readonly expiresAt: number | undefined;\n",
-    "  /** ",
-    doc!(lastHeartbeatAt),
-    " */\n  readonly lastHeartbeatAt: number | undefined;\n",
-    "  /** ",
-    doc!(idleAt),
-    " */\n  readonly idleAt: number | undefined;\n",
-    "  /** ",
-    doc!(consecutiveFailures),
-    " */\n  readonly consecutiveFailures: number;\n",
-    "}\n",
-);
+const KEEPER_TS: &'static str = keeper_interface! {
+    start: "start(): void";
+    stop: "stop(): void";
+    activate: "activate(): void";
+    beat: "beat(): Promise<BeatResult>";
+    state: "readonly state: KeeperState";
+    presence: "readonly presence: Presence";
+    isLeader: "readonly isLeader: boolean";
+    expiresAt: "readonly expiresAt: number | undefined";
+    lastHeartbeatAt: "readonly lastHeartbeatAt: number | undefined";
+    idleAt: "readonly idleAt: number | undefined";
+    consecutiveFailures: "readonly consecutiveFailures: number";
+};
 
 #[doc = doc!(class)]
 #[wasm_bindgen]
